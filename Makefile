@@ -1,0 +1,48 @@
+# `make run`  : install what is missing, then reproduce every paper at default scale.
+# `make test` : install what is missing, then run the test suite.
+PY      ?= python3
+VENV    ?= .venv
+VPY     := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+SCALE   ?= default
+OUT     ?= runs/latest
+
+.PHONY: run test smoke install data bench clean
+
+$(VPY):
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+
+# torch first, pinned: the local CPU wheel. An unpinned torch pulls a CUDA build.
+$(STAMP): pyproject.toml | $(VPY)
+	$(VPY) -m pip install --quiet torch==2.13.0
+	$(VPY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP) data
+
+# Debian data packages (Fashion-MNIST IDX files). Best effort: needs root and apt.
+data:
+	@if [ ! -d /usr/share/datasets/fashion-mnist ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1)) \
+	     || echo "note: could not install dataset-fashion-mnist; Fashion-MNIST runs will fall back or fail with a clear message"; \
+	  else echo "note: run 'sudo apt-get install dataset-fashion-mnist' for the Fashion-MNIST experiments"; fi; \
+	fi
+
+run: install
+	$(VENV)/bin/frugalml reproduce --scale $(SCALE) --out $(OUT)
+
+smoke: install
+	$(VENV)/bin/frugalml reproduce --scale smoke --out runs/smoke
+
+test: install
+	$(VPY) -m pytest -q
+
+bench: install
+	$(VPY) -m pip install --quiet geom-median
+	$(VPY) benchmarks/bench_gm_matching.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

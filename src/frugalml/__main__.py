@@ -1,0 +1,3 @@
+from frugalml.cli import main
+
+raise SystemExit(main())

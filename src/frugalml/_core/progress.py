@@ -1,0 +1,24 @@
+"""Progress bars that stay quiet off a terminal or when asked to."""
+
+from __future__ import annotations
+
+import sys
+
+_QUIET = False
+
+
+def set_quiet(quiet: bool = True) -> None:
+    """Silence (or re-enable) every progress bar of the library."""
+    global _QUIET
+    _QUIET = bool(quiet)
+
+
+def is_quiet() -> bool:
+    return _QUIET or not sys.stderr.isatty()
+
+
+def progress(iterable=None, *, desc: str | None = None, total: int | None = None, leave: bool = False, **kwargs):
+    """A ``tqdm`` bar, disabled when stderr is not a terminal or after ``set_quiet()``."""
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, leave=leave, disable=is_quiet(), **kwargs)

@@ -1,0 +1,115 @@
+"""The ``frugalml`` command: ``list``, ``reproduce``, ``report``, ``select``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _cmd_list(args) -> int:
+    from frugalml.repro import EXPERIMENTS
+
+    width = max(len(n) for n in EXPERIMENTS)
+    for name, paper in EXPERIMENTS.items():
+        print(f"{name:<{width}}  {paper}")
+    return 0
+
+
+def _cmd_reproduce(args) -> int:
+    from frugalml._core.progress import set_quiet
+    from frugalml.repro.harness import reproduce
+
+    set_quiet(args.quiet)
+    try:
+        records = reproduce(args.names, scale=args.scale, seed=args.seed, out=args.out)
+    except ValueError as exc:
+        print(f"frugalml reproduce: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"report: {Path(args.out).resolve() / 'report.html'}")
+    return 1 if any(r["status"] == "crashed" for r in records) else 0
+
+
+def _cmd_report(args) -> int:
+    from frugalml.repro.report import build_report
+
+    try:
+        path = build_report(args.dir)
+    except ValueError as exc:
+        print(f"frugalml report: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"report: {path.resolve()}")
+    return 0
+
+
+def _cmd_select(args) -> int:
+    import numpy as np
+
+    from frugalml.selection import SELECTORS
+
+    try:
+        X = np.load(args.embeddings)
+        y = np.load(args.labels) if args.labels else None
+        cls = SELECTORS[args.method]
+        kwargs = dict(fraction=args.fraction) if args.n_select is None else dict(n_select=args.n_select)
+        if args.fraction is not None and args.n_select is not None:
+            raise ValueError("give --fraction or --n-select, not both")
+        selector = cls(**kwargs, metric=args.metric, random_state=args.seed)
+        idx = selector.select(X, y)
+    except (ValueError, OSError) as exc:
+        print(f"frugalml select: error: {exc}", file=sys.stderr)
+        return 2
+    np.save(args.out, idx)
+    print(f"selected {idx.size} of {len(X)} points with {args.method}; indices written to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from frugalml.repro import SCALES
+
+    parser = argparse.ArgumentParser(prog="frugalml", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list the experiments, one line each")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("reproduce", help="run experiments, check claims, write figures and report.html")
+    p.add_argument("names", nargs="*", help="experiment names (default: all; see `frugalml list`)")
+    p.add_argument("--scale", choices=SCALES, default="default")
+    p.add_argument("--out", default="runs/latest", help="output folder (default: runs/latest)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_reproduce)
+
+    p = sub.add_parser("report", help="rebuild DIR/report.html from saved results")
+    p.add_argument("dir")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("select", help="select a subset of your own embeddings")
+    p.add_argument("--embeddings", required=True, help=".npy file, shape (n, d)")
+    p.add_argument("--labels", help=".npy file of n integer labels (selection is then per class)")
+    p.add_argument("--fraction", type=float, help="fraction of points to keep, in (0, 1]")
+    p.add_argument("--n-select", type=int, help="number of points to keep (instead of --fraction)")
+    p.add_argument("--method", default="gm_matching", help="selector (default: gm_matching)")
+    p.add_argument("--metric", default="euclidean", choices=["euclidean", "cosine"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output .npy file of sorted indices")
+    p.set_defaults(func=_cmd_select)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "select":
+        from frugalml.selection import SELECTORS
+
+        if args.method not in SELECTORS:
+            parser.error(f"--method must be one of {', '.join(SELECTORS)}; got {args.method!r}")
+        if args.fraction is None and args.n_select is None:
+            parser.error("give --fraction or --n-select")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,33 @@
+"""Reproduction harness: one module per paper, each with ``run``/``check``/``plot``.
+
+An experiment module declares
+
+``NAME``, ``PAPER`` (citation), ``CLAIM`` (one sentence),
+``run(scale, seed) -> dict`` of plain numbers,
+``check(result) -> dict`` built with :func:`frugalml.repro.verdict.verdict`,
+``plot(result, outdir) -> list[path]``, figures rebuilt from the saved result.
+
+Experiments are imported lazily so that ``frugalml list`` stays fast and one
+experiment's missing optional dependency never breaks another.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# name -> one-line description (the paper). Order is the order of the report.
+EXPERIMENTS = {
+    "gm_matching": "GM Matching: robust k-subset selection via the geometric median (Acharya et al., 2025)",
+}
+
+SCALES = ("smoke", "default", "paper")
+
+
+def load_experiment(name: str):
+    """Import ``frugalml.repro.<name>``; unknown names raise ``ValueError`` listing the known ones."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}")
+    return importlib.import_module(f"frugalml.repro.{name}")
+
+
+__all__ = ["EXPERIMENTS", "SCALES", "load_experiment"]

@@ -1,0 +1,59 @@
+"""Run experiments, check their claims, save results and figures, build the report."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+
+from frugalml._core.results import write_json_atomic
+from frugalml.repro import EXPERIMENTS, SCALES, load_experiment
+from frugalml.repro.report import build_report
+
+
+def run_one(name: str, scale: str, seed: int, out: Path) -> dict:
+    """Run one experiment end to end; never raises: a crash is recorded in the result."""
+    outdir = Path(out) / name
+    outdir.mkdir(parents=True, exist_ok=True)
+    record = {"name": name, "scale": scale, "seed": seed, "status": "crashed", "figures": []}
+    start = time.perf_counter()
+    try:
+        module = load_experiment(name)
+        record.update(paper=module.PAPER, claim=module.CLAIM)
+        result = module.run(scale=scale, seed=seed)
+        record["result"] = result
+        record["runtime_s"] = time.perf_counter() - start
+        record["check"] = module.check(result)
+        record["status"] = "reproduced" if record["check"]["reproduced"] else "not reproduced"
+        write_json_atomic(outdir / "result.json", record)  # numbers are safe before plotting
+        figures = module.plot(result, outdir)
+        record["figures"] = [str(Path(f).relative_to(outdir)) for f in figures]
+    except Exception as exc:  # one crash must not lose the other experiments
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        record["traceback"] = traceback.format_exc()
+        if record["status"] != "crashed":  # plotting failed after a valid check
+            record["status"] = "crashed"
+    record.setdefault("runtime_s", time.perf_counter() - start)
+    write_json_atomic(outdir / "result.json", record)
+    return record
+
+
+def reproduce(names=None, *, scale: str = "default", seed: int = 0, out="runs/latest", log=print) -> list[dict]:
+    """Run the named experiments (all when ``names`` is empty) and write ``out/report.html``."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}; got {scale!r}")
+    names = list(names) if names else list(EXPERIMENTS)
+    for name in names:
+        if name not in EXPERIMENTS:
+            raise ValueError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}")
+    out = Path(out)
+    records = []
+    for name in names:
+        log(f"[{name}] running at scale={scale}, seed={seed} ...")
+        record = run_one(name, scale, seed, out)
+        log(f"[{name}] {record['status']} in {record['runtime_s']:.1f} s")
+        if record["status"] == "crashed":
+            log(f"[{name}] {record.get('error')}")
+        records.append(record)
+    build_report(out)
+    return records
