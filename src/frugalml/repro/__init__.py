@@ -18,6 +18,7 @@ import importlib
 # name -> one-line description (the paper). Order is the order of the report.
 EXPERIMENTS = {
     "gm_matching": "GM Matching: robust k-subset selection via the geometric median (Acharya et al., 2025)",
+    "retraining": "Consensus-based retraining with predicted hard labels under label DP (Das et al., ICML 2025)",
 }
 
 SCALES = ("smoke", "default", "paper")
