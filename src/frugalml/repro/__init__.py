@@ -19,6 +19,7 @@ import importlib
 EXPERIMENTS = {
     "gm_matching": "GM Matching: robust k-subset selection via the geometric median (Acharya et al., 2025)",
     "retraining": "Consensus-based retraining with predicted hard labels under label DP (Das et al., ICML 2025)",
+    "minimax": "Adaptive, line-search-free second-order optimistic methods for convex-concave min-max (Jiang et al., NeurIPS 2024)",
 }
 
 SCALES = ("smoke", "default", "paper")
