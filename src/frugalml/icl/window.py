@@ -1,0 +1,182 @@
+"""The attention window: what a pretrained unit learned, and what it should learn.
+
+For unit-norm inputs and ``M = w I`` the softmax weight of token ``i`` is proportional
+to ``exp(-w ||x_i - x_q||^2 / 2)`` (Collins et al., 2024, Section 3): a Gaussian window
+of radius about ``1/sqrt(w)``. :func:`attention_window` reads ``w = tr(M)/d`` and the
+effective number of neighbours ``1 / sum_i a_i^2`` off a model.
+
+For affine tasks ``f(x) = L u^T x + b`` (``u`` uniform on the sphere) the risk of
+``M = w I`` splits exactly, because the weights sum to one and ``E[(u^T v)^2] = |v|^2/d``::
+
+    R(w) = L^2 G(w) + sigma^2 H(w),
+    G(w) = E || sum_i a_i (x_i - x_q) ||^2 / d,    H(w) = E sum_i a_i^2,
+
+so the optimal window ``w*`` depends on ``L`` and ``sigma`` only through ``L / sigma``
+and grows with it. :func:`affine_window_risk` estimates ``G`` and ``H`` by Monte Carlo
+on a fixed sample (a smooth deterministic function of ``w``) and
+:func:`optimal_affine_window` minimises it: an independent reference for training.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+from scipy.optimize import minimize_scalar
+
+from frugalml._core import check_positive, check_random_state, torch_generator
+from frugalml.icl.tasks import sample_sphere
+
+__all__ = ["affine_window_risk", "attention_window", "optimal_affine_window", "subspace_concentration"]
+
+
+def _check_int(v, name):
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+        raise ValueError(f"{name} must be a positive integer; got {v!r}")
+    return int(v)
+
+
+@torch.no_grad()
+def attention_window(model, context_size: int | None = None, n_contexts: int = 2000, random_state=0) -> dict:
+    """Summarise the window of a softmax attention unit.
+
+    Parameters
+    ----------
+    model : SoftmaxAttentionRegressor
+    context_size : int, optional
+        When given, ``n_eff`` is averaged over ``n_contexts`` contexts of this size with
+        inputs uniform on the sphere; otherwise ``n_eff`` is ``None``.
+    n_contexts : int
+    random_state : int or None
+
+    Returns
+    -------
+    dict
+        ``w``: ``tr(M)/d``; ``radius``: ``1/sqrt(w)`` (``inf`` if ``w <= 0``);
+        ``n_eff``: mean ``1 / sum_i a_i^2``; ``eigenvalues``: eigenvalues of the symmetric
+        part of ``M``, largest first.
+    """
+    if not hasattr(model, "attention") or not hasattr(model, "key_query_matrix"):
+        raise ValueError(
+            f"attention_window needs a softmax attention model; got {type(model).__name__} "
+            "(linear attention has no window)"
+        )
+    m = model.key_query_matrix().detach().double()
+    d = m.shape[0]
+    w = float(torch.trace(m) / d)
+    sym = 0.5 * (m + m.T)
+    eig = torch.linalg.eigvalsh(sym).flip(0).tolist()
+    out = {"w": w, "radius": float(1 / np.sqrt(w)) if w > 0 else float("inf"), "n_eff": None, "eigenvalues": eig}
+    if context_size is not None:
+        context_size = _check_int(context_size, "context_size")
+        n_contexts = _check_int(n_contexts, "n_contexts")
+        gen = torch_generator(random_state)
+        dtype = next(model.parameters()).dtype
+        x = sample_sphere((n_contexts, context_size + 1), d, gen, dtype)  # (N, n+1, d)
+        a = model.attention(x[:, :context_size], x[:, context_size])  # (N, n)
+        out["n_eff"] = float(torch.mean(1.0 / torch.sum(a.double() ** 2, dim=-1)))
+    return out
+
+
+def subspace_concentration(M, projector) -> float:
+    """``||M - P M P||_F / ||M||_F``: the share of ``M`` outside ``span(B)`` (0 = all inside)."""
+    m = torch.as_tensor(M, dtype=torch.float64)
+    p = torch.as_tensor(projector, dtype=torch.float64)
+    if m.ndim != 2 or m.shape != p.shape or m.shape[0] != m.shape[1]:
+        raise ValueError(f"M and projector must be square matrices of one shape; got {tuple(m.shape)}, {tuple(p.shape)}")
+    norm = torch.linalg.matrix_norm(m)
+    if norm == 0:
+        raise ValueError("M is zero; its concentration is undefined")
+    return float(torch.linalg.matrix_norm(m - p @ m @ p) / norm)
+
+
+class _AffineRiskSample:
+    """A fixed Monte Carlo sample of contexts: ``G(w)`` and ``H(w)`` as smooth functions."""
+
+    def __init__(self, d, context_size, n_contexts, random_state, chunk=1_000_000):
+        self.d = _check_int(d, "d")
+        self.n = _check_int(context_size, "context_size")
+        n_contexts = _check_int(n_contexts, "n_contexts")
+        rng = check_random_state(random_state)
+        z = rng.standard_normal((n_contexts, self.n + 1, self.d))
+        z /= np.linalg.norm(z, axis=-1, keepdims=True)
+        self.x = z[:, : self.n]  # (N, n, d)
+        self.xq = z[:, self.n]  # (N, d)
+        self.cos = np.einsum("nkd,nd->nk", self.x, self.xq)  # (N, n)
+        self.rows = max(1, chunk // (self.n * self.d))
+
+    def terms(self, w):
+        g = h = 0.0
+        total = self.x.shape[0]
+        for s in range(0, total, self.rows):
+            c = w * self.cos[s : s + self.rows]  # (b, n)
+            a = np.exp(c - c.max(axis=1, keepdims=True))
+            a /= a.sum(axis=1, keepdims=True)  # softmax weights
+            v = np.einsum("bk,bkd->bd", a, self.x[s : s + self.rows]) - self.xq[s : s + self.rows]
+            g += float(np.sum(v * v))
+            h += float(np.sum(a * a))
+        return g / (total * self.d), h / total
+
+
+def affine_window_risk(w, d: int, context_size: int, lipschitz: float, noise: float,
+                       n_contexts: int = 20000, random_state=0) -> dict:
+    """Monte Carlo risk ``R(w) = L^2 G(w) + sigma^2 H(w)`` of ``M = w I`` on affine tasks.
+
+    Parameters
+    ----------
+    w : float or array-like of floats
+    d, context_size : int
+    lipschitz, noise : float
+        ``L`` and ``sigma``.
+    n_contexts : int
+        Contexts in the fixed sample (the same sample serves every ``w``).
+    random_state : int or None
+
+    Returns
+    -------
+    dict of numpy arrays shaped like ``w``: ``risk``, ``G``, ``H``.
+    """
+    check_positive(lipschitz, "lipschitz", strict=False)
+    check_positive(noise, "noise", strict=False)
+    ws = np.atleast_1d(np.asarray(w, dtype=np.float64))
+    if not np.all(np.isfinite(ws)):
+        raise ValueError("w must be finite")
+    sample = _AffineRiskSample(d, context_size, n_contexts, random_state)
+    gh = np.array([sample.terms(float(v)) for v in ws.ravel()]).reshape(*ws.shape, 2)
+    g, h = gh[..., 0], gh[..., 1]
+    shape = np.shape(w)
+    return {
+        "risk": (lipschitz**2 * g + noise**2 * h).reshape(shape),
+        "G": g.reshape(shape),
+        "H": h.reshape(shape),
+    }
+
+
+def optimal_affine_window(d: int, context_size: int, lipschitz: float, noise: float,
+                          n_contexts: int = 20000, random_state=0, bounds=(1e-3, 1e4)) -> float:
+    """The ``w`` minimising :func:`affine_window_risk` (bounded search on ``log w``).
+
+    A coarse grid over ``bounds`` locates the minimum, then a bounded scalar search
+    refines it. ``lipschitz = 0`` gives the smallest ``w`` (plain averaging). Without
+    noise the optimum stays finite for affine tasks: the weighted mean of the context
+    inputs lies inside the ball, so the nearest neighbour is not the best interpolant.
+    """
+    check_positive(lipschitz, "lipschitz", strict=False)
+    check_positive(noise, "noise", strict=False)
+    sample = _AffineRiskSample(d, context_size, n_contexts, random_state)
+
+    def risk(logw):
+        g, h = sample.terms(float(np.exp(logw)))
+        return lipschitz**2 * g + noise**2 * h
+
+    lo, hi = np.log(bounds[0]), np.log(bounds[1])
+    # coarse grid first (the risk is unimodal in practice, but guard against flat ends)
+    grid = np.linspace(lo, hi, 41)
+    vals = [risk(v) for v in grid]
+    k = int(np.argmin(vals))
+    a, b = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+    if a == b:
+        return float(np.exp(a))
+    res = minimize_scalar(risk, bounds=(a, b), method="bounded", options={"xatol": 1e-4})
+    return float(np.exp(res.x))
