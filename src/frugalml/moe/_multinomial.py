@@ -1,0 +1,143 @@
+"""Multinomial logistic regression with the last class fixed at zero, soft targets and
+per-sample weights: the single solver behind the gate and the classification experts.
+
+The objective (mean units, ``n_total`` samples) is
+
+.. math::
+
+    f(W) = -\\frac{1}{n}\\sum_i s_i \\sum_c T_{ic} \\log \\operatorname{softmax}_c(W x_i, 0)
+           + \\frac{\\lambda}{2} \\lVert W \\odot m \\rVert^2 ,
+
+with ``W`` of shape ``(C - 1, p)`` (the last class's row is the fixed zero of the paper's
+identifiable gate, :math:`w_K = 0`) and ``m`` a 0/1 mask that leaves an intercept column
+unpenalised. For the gate (paper Sec. 2) ``T`` are the responsibilities and ``s = 1``;
+for the experts ``T`` is one-hot and ``s`` the responsibilities of one expert.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+
+# Newton (exact Hessian) when the flattened problem is at most this large, else L-BFGS.
+NEWTON_MAX_PARAMS = 400
+
+
+def logits(X, W):
+    """Logits ``(n, C)`` with a zero last column: ``Z[:, :C-1] = X @ W.T``."""
+    n = X.shape[0]
+    Z = np.zeros((n, W.shape[0] + 1))  # (n, C)
+    Z[:, :-1] = X @ W.T  # (n, C-1)
+    return Z
+
+
+def log_softmax(Z):
+    """Row-wise log-softmax, computed with ``logsumexp`` (never overflows)."""
+    return Z - logsumexp(Z, axis=1, keepdims=True)
+
+
+def objective_and_grad(W, X, T, s, penalty, mask):
+    """``(f, grad)`` of the objective in the module docstring; ``grad`` has ``W``'s shape.
+
+    ``s`` is already divided by ``n_total``. The gradient is
+    ``((P - T) * s)[:, :C-1].T @ X + penalty * W * mask`` (rows of ``T`` sum to one).
+    """
+    logP = log_softmax(logits(X, W))  # (n, C)
+    f = -float(np.sum(s * np.einsum("ic,ic->i", T, logP)))
+    Wm = W * mask
+    f += 0.5 * penalty * float(np.sum(Wm * Wm))
+    E = (np.exp(logP) - T) * s[:, None]  # (n, C)
+    G = E[:, :-1].T @ X + penalty * Wm  # (C-1, p)
+    return f, G
+
+
+def hessian(W, X, s, penalty, mask):
+    """Exact Hessian of the objective, ``((C-1) p, (C-1) p)``, blocks ``X^T diag(.) X``."""
+    Cm1, p = W.shape
+    P = np.exp(log_softmax(logits(X, W)))  # (n, C)
+    H = np.empty((Cm1, p, Cm1, p))
+    for a in range(Cm1):  # loop over classes only, never over samples
+        for b in range(a, Cm1):
+            wts = s * P[:, a] * (float(a == b) - P[:, b])  # (n,)
+            block = (X * wts[:, None]).T @ X  # (p, p)
+            H[a, :, b, :] = block
+            if b != a:
+                H[b, :, a, :] = block.T
+    H = H.reshape(Cm1 * p, Cm1 * p)
+    H[np.diag_indices_from(H)] += penalty * np.tile(mask, Cm1)
+    return H
+
+
+def fit_multinomial(X, T, sample_weight, W0, *, n_total, penalty=0.0, mask=None, tol=1e-10,
+                    max_iter=100, method="auto"):
+    """Minimise the weighted soft-label multinomial objective from a warm start ``W0``.
+
+    Parameters
+    ----------
+    X : ndarray (n, p)
+    T : ndarray (n, C), rows summing to one (responsibilities or one-hot labels).
+    sample_weight : ndarray (n,), non-negative.
+    W0 : ndarray (C - 1, p), the warm start (the previous EM iterate).
+    n_total : int, the objective is a mean over this many samples.
+    penalty : float, L2 strength on the masked coefficients.
+    mask : ndarray (p,) of 0/1, or None (penalise every column).
+    tol : float, stop when ``max |grad| <= tol``.
+    max_iter : int, Newton iterations or L-BFGS iterations.
+    method : {"auto", "newton", "lbfgs"}; "auto" is Newton up to
+        ``NEWTON_MAX_PARAMS`` parameters.
+
+    Returns
+    -------
+    W : ndarray (C - 1, p)
+    n_evals : int, objective/gradient evaluations (passes over the data).
+    """
+    Cm1, p = W0.shape
+    if Cm1 == 0:  # a single class (one expert's gate): nothing to fit
+        return np.array(W0, dtype=np.float64, copy=True), 0
+    mask = np.ones(p) if mask is None else mask
+    s = np.asarray(sample_weight, dtype=np.float64) / n_total
+    if method == "auto":
+        method = "newton" if Cm1 * p <= NEWTON_MAX_PARAMS else "lbfgs"
+    if method == "lbfgs":
+        def fun(w):
+            f, G = objective_and_grad(w.reshape(Cm1, p), X, T, s, penalty, mask)
+            return f, G.ravel()
+
+        res = minimize(fun, W0.ravel(), jac=True, method="L-BFGS-B",
+                       options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-15, "maxcor": 20})
+        W = res.x.reshape(Cm1, p)
+        f0 = objective_and_grad(W0, X, T, s, penalty, mask)[0]
+        if not res.fun <= f0:  # L-BFGS never returns a worse point; guard anyway (keeps EM monotone)
+            W = W0.copy()
+        return W, int(res.nfev)
+    # Damped Newton with Armijo backtracking.
+    W = np.array(W0, dtype=np.float64, copy=True)
+    f, G = objective_and_grad(W, X, T, s, penalty, mask)
+    n_evals = 1
+    for _ in range(max_iter):
+        if np.max(np.abs(G)) <= tol:
+            break
+        H = hessian(W, X, s, penalty, mask)
+        H[np.diag_indices_from(H)] += 1e-12 * max(np.trace(H) / H.shape[0], 1e-300)
+        try:
+            step = np.linalg.solve(H, G.ravel()).reshape(Cm1, p)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(H, G.ravel(), rcond=None)[0].reshape(Cm1, p)
+        slope = float(np.sum(G * step))
+        if not slope > 0:  # not a descent direction (numerically singular): fall back to gradient
+            step, slope = G, float(np.sum(G * G))
+        t = 1.0
+        for _ in range(50):
+            f_new, G_new = objective_and_grad(W - t * step, X, T, s, penalty, mask)
+            n_evals += 1
+            if f_new <= f - 1e-4 * t * slope:
+                break
+            # at machine precision f stops moving; still take a step that shrinks the gradient
+            if f_new <= f + 1e-13 * abs(f) and np.max(np.abs(G_new)) < np.max(np.abs(G)):
+                break
+            t *= 0.5
+        else:
+            break  # no decrease possible at machine precision
+        W, f, G = W - t * step, f_new, G_new
+    return W, n_evals
