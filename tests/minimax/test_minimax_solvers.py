@@ -64,6 +64,15 @@ def test_adaptive_probe_costs_exactly_one_extra_evaluation(small):
     assert res.nlinsolve == res.nit
     assert res.njev == res.nit + 1  # the lambda0 probe forms J(z0) once
     assert res.nfev == res.nit + 2
+    res = solve_minimax(small.F, small.z0, jvp=small.jvp, linear_solver="gmres", option=2)
+    assert res.success and res.njev == res.nit + 1 and res.nlinsolve == res.nit
+
+
+def test_probe_sees_curvature_where_F_vanishes():
+    # z0 = 0 on the bidiagonal problem: F(z0) has no x part, yet the probe must see the cubic term
+    p = cubic_bilinear(200, L2=1e4, random_state=0)
+    res = solve_minimax(p.F, p.z0, jac=p.jac, option=2, max_iter=1)
+    assert 1e2 < res.lambda0 <= 1e4
 
 
 def test_linesearch_counts_backtracks():

@@ -27,6 +27,8 @@ class MinimaxResult(dict):
         Step-size-weighted average of the iterates, ``sum_k eta_k z_{k+1} / sum_k eta_k``
         (the point the paper's O(T^{-3/2}) gap bound is stated for); ``None`` for methods
         without such a weighting.
+    lambda0 : float or None
+        Initial Lipschitz estimate the adaptive method started from (``L2`` for Option I).
     fun_norm : float
         ``||F(x)||``.
     success : bool

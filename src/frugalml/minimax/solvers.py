@@ -58,8 +58,10 @@ def solve_minimax(F, z0, *, jac=None, jvp=None, method="adaptive", option=2, L2=
         Lipschitz constant of the Jacobian. Required by ``option=1`` and by ``"hipnex"``.
     lambda0 : float, optional
         Option 2's initial estimate of ``L2``. ``None``: one probe
-        ``2 ||F(z0 + s) - F(z0) - J s|| / ||s||^2`` with ``s = -1e-3 max(1, ||z0||) F(z0)/||F(z0)||``
-        (one extra ``F`` evaluation, counted; a heuristic of ours, not the paper's rule).
+        ``2 ||F(z0 + s) - F(z0) - J s|| / ||s||^2`` along a short step ``s`` of length
+        ``1e-3 max(1, ||z0||)`` in the direction ``u/||u|| - F(z0)/||F(z0)||`` (``u`` a fixed
+        pseudo-random vector); one extra ``F`` and one Jacobian-vector evaluation, both counted.
+        A heuristic of ours, not the paper's initialisation rule.
     alpha : float in (0, 1)
         Acceptance parameter ``eta ||e|| <= (alpha / 2) ||z+ - z||`` (adaptive and linesearch).
     linear_solver : {"direct", "minres", "gmres"} or callable
@@ -170,6 +172,7 @@ class _Run:
             raise ValueError("F(z0) is not finite; start from a point where the operator is defined")
         self.nit = 0
         self.x_avg = None
+        self.lambda0 = None
         self.record(self.z, np.linalg.norm(self.Fz))
 
     def F(self, z):
@@ -200,7 +203,7 @@ class _Run:
             x=self.z, x_avg=self.x_avg, fun_norm=float(np.linalg.norm(self.Fz)),
             success=(status == 0 and message is None) if success is None else success,
             status=status, message=message or STATUS_MESSAGES[status], nit=self.nit,
-            nfev=self.c.nfev, njev=self.c.njev, njvp=self.c.njvp, nlinsolve=self.c.nlinsolve, history=h,
+            lambda0=self.lambda0, nfev=self.c.nfev, njev=self.c.njev, njvp=self.c.njvp, nlinsolve=self.c.nlinsolve, history=h,
         )
 
     def loop(self, step):
@@ -234,6 +237,7 @@ class _Run:
             lam = float(lambda0)
         else:
             lam = self._probe_lambda()
+        self.lambda0 = lam
         state = {"v": v, "lam": lam, "w": 0.0, "zsum": np.zeros_like(self.z)}
 
         def step(k):
@@ -261,17 +265,18 @@ class _Run:
 
     def _probe_lambda(self):
         """Heuristic lambda0: curvature of F along a short step -F(z0) (one extra F evaluation)."""
+        # direction: -F(z0) mixed with a fixed pseudo-random unit vector, so that curvature in
+        # blocks where F(z0) vanishes (e.g. x = 0 in a bilinear-plus-cubic problem) is seen too
         nF = float(np.linalg.norm(self.Fz))
-        s = -(1e-3 * max(1.0, float(np.linalg.norm(self.z))) / nF) * self.Fz if nF > 0 else None
-        if s is None:
-            return 1.0
+        u = np.random.default_rng(0).standard_normal(self.z.shape)
+        s = u / np.linalg.norm(u) - (self.Fz / nF if nF > 0 else 0.0)
+        s *= 1e-3 * max(1.0, float(np.linalg.norm(self.z))) / np.linalg.norm(s)
         J = self.systems
-        # a Jacobian-vector product at z0, counted like any other
+        self.c.njev += 1  # Jacobian information formed at z0 (a jvp or a jac call), counted once
         if J.jvp is not None:
             self.c.njvp += 1
             Js = np.asarray(J.jvp(self.z, s), dtype=float).ravel()
         else:
-            self.c.njev += 1
             Js = np.asarray(J.jac(self.z) @ s, dtype=float).ravel()
         e = self.F(self.z + s) - self.Fz - Js
         est = local_lipschitz_estimate(float(np.linalg.norm(e)), float(np.linalg.norm(s)))

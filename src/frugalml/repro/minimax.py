@@ -249,6 +249,10 @@ def plot(result: dict, outdir) -> list:
             c, ls = styles[m]
             ax.plot(np.maximum(s["curve"]["time"], 1e-4), s["curve"]["ratio"], color=c, ls=ls, label=m)
         ax.set_yscale("log")
+        peak = max(max(s["curve"]["ratio"]) for s in r["methods"].values())
+        if peak > 1e3:  # an overshoot of Option II from a poor lambda0 would flatten every curve
+            ax.set_ylim(top=1e3)
+            ax.text(0.02, 0.02, f"axis cut at 1e3 (peak {peak:.0e})", transform=ax.transAxes, fontsize=6)
         ax.set_xlabel("wall time (s)")
         ax.set_title(f"d = {r['d']:,}, L2 = {r['L2']:g} (structured solve)")
     axes[0][0].set_ylabel("||F(z_T)||^2 / ||F(z_0)||^2")
