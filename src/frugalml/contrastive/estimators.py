@@ -81,13 +81,17 @@ class _LinearContrastiveBase(BaseEstimator):
         import torch
 
         gen = torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
-        weights = [  # A_m: (r, d_m), N(0, 1/d_m) entries
-            (torch.randn(self.n_components, d, generator=gen) / np.sqrt(d)).requires_grad_(True) for d in dims
+        first = next_batch(0)
+        # A_m: (r, d_m) with N(0, 1 / tr Cov_m) entries, so every embedding coordinate starts with
+        # unit variance and the initial logits are O(r) whatever the scale of the data
+        scales = [float(b.var(dim=0).sum().clamp_min(1e-12)) ** 0.5 for b in first]
+        weights = [
+            (torch.randn(self.n_components, d, generator=gen) / sc).requires_grad_(True) for d, sc in zip(dims, scales)
         ]
         opt = torch.optim.Adam(weights, lr=self.learning_rate)
         history = np.empty(self.n_steps)
         for step in progress(range(self.n_steps), desc=self._loss_name, total=self.n_steps):
-            batch = next_batch(step)
+            batch = first if step == 0 else next_batch(step)
             embeddings = [b @ A.T for b, A in zip(batch, weights)]  # each (b, r)
             loss = self._loss(*embeddings)
             if not torch.isfinite(loss):
