@@ -127,7 +127,8 @@ def _retrain_once(est, Xtr, y_noisy, y_true, Xte, yte, seed) -> dict:
     from frugalml.noisy_labels import RetrainingClassifier
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # a class missing from the consensus set is recorded below
+        # a class missing from the consensus set is recorded below (consensus_classes)
+        warnings.filterwarnings("ignore", message=".*has no sample of class", category=UserWarning)
         rt = RetrainingClassifier(est, mode="consensus", random_state=seed).fit(Xtr, y_noisy)
         full = _with_seed(est, seed).fit(Xtr, rt.predicted_labels_)  # full RT from the same first model
     m = rt.consensus_mask_
@@ -148,7 +149,7 @@ def _lp2st_once(est, Xtr, y_true, Xte, yte, eps, seed, rng, K) -> dict:
 
     res = lp_2st(_with_seed(est, seed), Xtr, y_true, eps, n_classes=K, random_state=rng)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.filterwarnings("ignore", message=".*has no sample of class", category=UserWarning)
         rt = RetrainingClassifier(est, mode="consensus", random_state=seed).fit(Xtr, res.y_private)
     return {
         "lp2st": float(np.mean(res.estimator.predict(Xte) == yte)),
