@@ -11,7 +11,7 @@ Usage::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_retraining.py [--n-train 15000] [--seeds 2]
 
 Needs the bench extra: ``pip install -e ".[bench]"`` (cleanlab). Writes JSON to
-``benchmarks/results/retraining.json`` and prints a markdown table.
+``benchmarks/out/retraining.json`` and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def main(argv=None):
     ap.add_argument("--n-test", type=int, default=5000)
     ap.add_argument("--eps", type=float, nargs="+", default=[0.5, 1.0, 2.0, 3.0])
     ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "retraining.json"))
+    ap.add_argument("--out", default=str(Path(__file__).parent / "out" / "retraining.json"))
     args = ap.parse_args(argv)
 
     from sklearn.decomposition import PCA
