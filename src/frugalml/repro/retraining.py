@@ -246,9 +246,12 @@ def check(result: dict) -> dict:
         f = [_mean(m["full"][i]) for i in range(len(eps))]
         c = [_mean(m["consensus"][i]) for i in range(len(eps))]
         held = all(c[i] > f[i] > b[i] for i in low)
+        sd = {k: [100 * float(np.std(np.subtract(m[k][i], m["baseline"][i]))) for i in range(len(eps))]
+              for k in ("full", "consensus")}
         claims.append(claim(
             f"{label}, eps <= {LOW_EPS:g}: consensus RT > full RT > baseline (mean over {len(result['seeds'])} seeds)",
-            held, "; ".join(f"eps={eps[i]:g}: {100*b[i]:.2f} -> {100*f[i]:.2f} -> {100*c[i]:.2f}" for i in low),
+            held, "; ".join(f"eps={eps[i]:g}: {100*b[i]:.2f} -> {100*f[i]:.2f} -> {100*c[i]:.2f} (gain s.d. over "
+                            f"seeds: full {sd['full'][i]:.2f}, consensus {sd['consensus'][i]:.2f})" for i in low),
             paper="CIFAR-10 eps=1: 57.78 -> 60.07 -> 63.84; CIFAR-100 eps=3: 23.53 -> 24.42 -> 29.98"))
         for i, e in enumerate(eps):
             table.append({"setting": f"{result['data']['name']} {label} eps={e:g} (base -> full -> consensus)",
@@ -327,23 +330,30 @@ def plot(result: dict, outdir) -> list[Path]:
 
     eps = np.array(result["eps_grid"])
     models = result["models"]
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.3))
-    for ax, (mname, title) in zip(axes, (("logreg", "logistic regression"), ("mlp", "torch MLP"),
-                                         ("knn1", "1-NN (negative control)"))):
+    fig, axes = plt.subplots(2, 3, figsize=(11, 6.0), sharex=True)
+    for j, (mname, title) in enumerate((("logreg", "logistic regression"), ("mlp", "torch MLP"),
+                                        ("knn1", "1-NN (negative control)"))):
         m = models[mname]
         series = [("baseline", "baseline (RR labels)", "o-"), ("full", "full RT", "s-"),
                   ("consensus", "consensus RT", "^-")]
         if mname == "logreg":
             series += [("lp2st", "LP-2ST", "d:"), ("lp2st_consensus", "LP-2ST + consensus RT", "v:")]
+        base = [np.asarray(v) for v in m["baseline"]]
         for key, lab, style in series:
-            vals = m[key]
-            mu = np.array([100 * np.mean(v) for v in vals])
-            sd = np.array([100 * np.std(v) for v in vals])
-            ax.errorbar(eps, mu, yerr=sd, fmt=style, capsize=2, label=lab)
-        ax.set_xlabel(r"label-DP $\varepsilon$")
-        ax.set_title(f"{result['data']['name']}: {title}")
-    axes[0].set_ylabel("test accuracy (%)")
-    axes[0].legend()
+            vals = [np.asarray(v) for v in m[key]]
+            mu = np.array([100 * v.mean() for v in vals])
+            sd = np.array([100 * v.std() for v in vals])
+            axes[0, j].errorbar(eps, mu, yerr=sd, fmt=style, capsize=2, label=lab)
+            if key != "baseline":  # gain over the baseline of the same seed (paired)
+                gain = [100 * (v - b) for v, b in zip(vals, base)]
+                axes[1, j].errorbar(eps, [g.mean() for g in gain], yerr=[g.std() for g in gain], fmt=style,
+                                    capsize=2, label=lab, color=axes[0, j].lines[-1].get_color())
+        axes[1, j].axhline(0.0, color="k", lw=0.8)
+        axes[0, j].set_title(f"{result['data']['name']}: {title}")
+        axes[1, j].set_xlabel(r"label-DP $\varepsilon$")
+    axes[0, 0].set_ylabel("test accuracy (%)")
+    axes[1, 0].set_ylabel("gain over baseline (points)")
+    axes[0, 0].legend()
     files.append(save_figure(fig, outdir / "accuracy_vs_eps.png"))
 
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
