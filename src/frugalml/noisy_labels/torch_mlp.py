@@ -35,6 +35,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     warm_start : bool               refit from the current weights instead of re-initialising
         (the classes must be a subset of the first fit's)
     random_state : None, int or numpy Generator
+    device : str                    torch device for training and inference ("cpu", "cuda", ...)
     verbose : bool                  progress bar over epochs
 
     Attributes
@@ -53,7 +54,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden_sizes=(256,), *, dropout=0.0, lr=1e-3, weight_decay=1e-4, batch_size=128,
                  max_epochs=30, validation_fraction=0.1, patience=3, warm_start=False, random_state=None,
-                 verbose=False):
+                 device="cpu", verbose=False):
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
         self.lr = lr
@@ -64,6 +65,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.warm_start = warm_start
         self.random_state = random_state
+        self.device = device
         self.verbose = verbose
 
     # ------------------------------------------------------------------ helpers
@@ -129,6 +131,8 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"y must contain at least 2 classes; got {self.classes_.tolist()}")
             self.n_features_in_ = X.shape[1]
             self.module_ = self._build(X.shape[1], self.classes_.size, hs, gen)
+        device = torch.device(self.device)
+        self.module_.to(device)
         t = np.searchsorted(self.classes_, y)
 
         n = X.shape[0]
@@ -137,7 +141,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         if self.validation_fraction > 0 and (n_val < 1 or n - n_val < 1):
             raise ValueError(f"validation_fraction={self.validation_fraction} leaves an empty split of {n} samples")
         val_idx, tr_idx = perm[:n_val], perm[n_val:]
-        Xt, tt = torch.from_numpy(X), torch.from_numpy(t)
+        Xt, tt = torch.from_numpy(X).to(device), torch.from_numpy(t).to(device)
         Xtr, ttr, Xva, tva = Xt[tr_idx], tt[tr_idx], Xt[val_idx], tt[val_idx]
 
         module = self.module_
@@ -148,7 +152,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             if self.verbose else range(1, self.max_epochs + 1)
         for epoch in epochs:
             module.train()
-            order = torch.randperm(Xtr.shape[0], generator=gen)
+            order = torch.randperm(Xtr.shape[0], generator=gen).to(device)
             total = 0.0
             for start in range(0, Xtr.shape[0], self.batch_size):
                 b = order[start:start + self.batch_size]
@@ -193,7 +197,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         out = []
         with torch.no_grad():
             for start in range(0, X.shape[0], 4096):
-                out.append(self.module_(torch.from_numpy(X[start:start + 4096])))
+                out.append(self.module_(torch.from_numpy(X[start:start + 4096]).to(self.device)).cpu())
         return torch.cat(out)
 
     def predict_proba(self, X):
