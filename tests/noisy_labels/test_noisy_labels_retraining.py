@@ -1,5 +1,7 @@
 """RetrainingClassifier modes, the torch MLP, LP-2ST and the binary theory helpers."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.special import ndtr
@@ -105,11 +107,22 @@ def test_string_labels_and_sklearn_clone():
     assert set(rt.predict(X / 16)) <= {"a", "b", "c"}
 
 
+@pytest.mark.parametrize("mode", ["consensus", "full"])
+def test_passes_sklearn_estimator_checks(mode):
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(RetrainingClassifier(LogisticRegression(max_iter=200), mode=mode), on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert not failed
+
+
 def test_bad_input_raises(noisy_digits):
     X, _, yn = noisy_digits
     with pytest.raises(ValueError, match="mode"):
         RetrainingClassifier(_lr(), mode="half").fit(X, yn)
-    with pytest.raises(ValueError, match="y must be 1-D"):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         RetrainingClassifier(_lr()).fit(X, yn[:-1])
     Xn = X.copy()
     Xn[0, 0] = np.nan

@@ -25,9 +25,27 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from frugalml._core import check_array, check_labels, check_option
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from frugalml._core import check_option
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils import get_tags
+    from sklearn.utils.validation import validate_data as _sk_validate_data
+except ImportError:  # pragma: no cover - older scikit-learn
+    get_tags = None
+    _sk_validate_data = None
 
 MODES = ("consensus", "full", "none")
+
+
+def _validate(est, X, y=None, *, reset):
+    """scikit-learn's input validation (sets ``n_features_in_``); sparse input if the inner model takes it."""
+    kwargs = dict(accept_sparse=["csr", "csc"], reset=reset)
+    if y is None:
+        return _sk_validate_data(est, X, **kwargs) if _sk_validate_data else est._validate_data(X, **kwargs)
+    return _sk_validate_data(est, X, y, **kwargs) if _sk_validate_data else est._validate_data(X, y, **kwargs)
 
 
 class RetrainingClassifier(ClassifierMixin, BaseEstimator):
@@ -98,15 +116,13 @@ class RetrainingClassifier(ClassifierMixin, BaseEstimator):
                 f"warm_start=True needs an estimator with a warm_start parameter; "
                 f"{type(self.estimator).__name__} has none (use warm_start=False)"
             )
-        X = check_array(X, "X")
-        y = np.asarray(y)
-        if y.ndim != 1 or y.shape[0] != X.shape[0]:
-            raise ValueError(f"y must be 1-D with one label per row of X ({X.shape[0]}); got shape {y.shape}")
-        if y.dtype.kind in "fiub":
-            y = check_labels(y, X.shape[0])
+        if y is None:
+            raise ValueError("RetrainingClassifier requires y to be passed, but the target y is None")
+        X, y = _validate(self, X, y, reset=True)
+        check_classification_targets(y)
         self.classes_ = np.unique(y)
         if self.classes_.size < 2:
-            raise ValueError(f"y must contain at least 2 classes; got {self.classes_.tolist()}")
+            raise ValueError(f"y must contain at least 2 classes; got 1 class: {self.classes_.tolist()}")
 
         first = self._new_estimator().fit(X, y)
         self.initial_estimator_ = first
@@ -143,24 +159,24 @@ class RetrainingClassifier(ClassifierMixin, BaseEstimator):
         self.estimator_ = est.fit(X_rt, y_rt)
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "estimator_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("RetrainingClassifier is not fitted yet; call fit(X, y_noisy) first")
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if get_tags is not None:
+            tags.input_tags.sparse = get_tags(self.estimator).input_tags.sparse
+        return tags
 
     def predict(self, X):
         """Predicted labels of the final model."""
-        self._check_fitted()
-        return self.estimator_.predict(check_array(X, "X"))
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(_validate(self, X, reset=False))
 
     def predict_proba(self, X):
         """Class probabilities with columns ordered as ``classes_`` (0 for classes the final
         model never saw, which can happen after consensus retraining)."""
-        self._check_fitted()
+        check_is_fitted(self, "estimator_")
         if not hasattr(self.estimator_, "predict_proba"):
             raise AttributeError(f"{type(self.estimator_).__name__} has no predict_proba")
-        P = np.asarray(self.estimator_.predict_proba(check_array(X, "X")))
+        P = np.asarray(self.estimator_.predict_proba(_validate(self, X, reset=False)))
         out = np.zeros((P.shape[0], self.classes_.size))
         cols = np.searchsorted(self.classes_, self.estimator_.classes_)
         out[:, cols] = P
