@@ -212,3 +212,22 @@ def test_prediction_errors():
         m.predict(np.zeros((2, 3)))
     with pytest.raises(AttributeError, match="predict_proba"):
         m.predict_proba(np.zeros((2, 2)))
+
+
+def test_inner_solvers_agree_and_hessian_vector_product_is_exact():
+    from frugalml.moe import _multinomial as mn
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=(200, 4)), np.ones(200)])
+    T = rng.dirichlet(np.ones(3), size=200)
+    s, mask = rng.random(200), np.array([1, 1, 1, 1, 0.0])
+    W0 = rng.normal(size=(2, 5))
+    V = rng.normal(size=(2, 5))
+    H = mn.hessian(W0, X, s / 200, 0.1, mask)
+    np.testing.assert_allclose(mn.hessian_vector(W0, V, X, s / 200, 0.1, mask).ravel(), H @ V.ravel(), atol=1e-12)
+    sols = [mn.fit_multinomial(X, T, s, W0, n_total=200, penalty=0.1, mask=mask, method=m, tol=1e-9)[0]
+            for m in ("newton", "newton_cg", "lbfgs")]
+    for W in sols:
+        g = mn.objective_and_grad(W, X, T, s / 200, 0.1, mask)[1]
+        assert np.max(np.abs(g)) < 1e-8
+        np.testing.assert_allclose(W, sols[0], atol=1e-6)

@@ -20,8 +20,11 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-# Newton (exact Hessian) when the flattened problem is at most this large, else L-BFGS.
+# Newton when the flattened problem has at most this many parameters, else L-BFGS; the
+# Newton system is formed densely when n * params^2 is at most DENSE_HESSIAN_FLOPS, else
+# it is solved by conjugate gradients on Hessian-vector products (trust-region Newton-CG).
 NEWTON_MAX_PARAMS = 400
+DENSE_HESSIAN_FLOPS = 2e9
 
 
 def logits(X, W):
@@ -69,6 +72,16 @@ def hessian(W, X, s, penalty, mask):
     return H
 
 
+def hessian_vector(W, V, X, s, penalty, mask, P=None):
+    """Hessian-vector product ``H v`` in ``O(n C p)`` (no Hessian is formed)."""
+    if P is None:
+        P = np.exp(log_softmax(logits(X, W)))  # (n, C)
+    Pm = P[:, :-1]  # (n, C-1)
+    U = X @ V.T  # (n, C-1)
+    A = Pm * (U - np.sum(Pm * U, axis=1, keepdims=True)) * s[:, None]  # (n, C-1)
+    return A.T @ X + penalty * V * mask  # (C-1, p)
+
+
 def fit_multinomial(X, T, sample_weight, W0, *, n_total, penalty=0.0, mask=None, tol=1e-10,
                     max_iter=100, method="auto"):
     """Minimise the weighted soft-label multinomial objective from a warm start ``W0``.
@@ -84,8 +97,8 @@ def fit_multinomial(X, T, sample_weight, W0, *, n_total, penalty=0.0, mask=None,
     mask : ndarray (p,) of 0/1, or None (penalise every column).
     tol : float, stop when ``max |grad| <= tol``.
     max_iter : int, Newton iterations or L-BFGS iterations.
-    method : {"auto", "newton", "lbfgs"}; "auto" is Newton up to
-        ``NEWTON_MAX_PARAMS`` parameters.
+    method : {"auto", "newton", "newton_cg", "lbfgs"}; "auto" is Newton up to
+        ``NEWTON_MAX_PARAMS`` parameters (dense or CG by ``DENSE_HESSIAN_FLOPS``), else L-BFGS.
 
     Returns
     -------
@@ -98,7 +111,31 @@ def fit_multinomial(X, T, sample_weight, W0, *, n_total, penalty=0.0, mask=None,
     mask = np.ones(p) if mask is None else mask
     s = np.asarray(sample_weight, dtype=np.float64) / n_total
     if method == "auto":
-        method = "newton" if Cm1 * p <= NEWTON_MAX_PARAMS else "lbfgs"
+        if Cm1 * p > NEWTON_MAX_PARAMS:
+            method = "lbfgs"
+        else:
+            method = "newton" if X.shape[0] * (Cm1 * p) ** 2 <= DENSE_HESSIAN_FLOPS else "newton_cg"
+    if method == "newton_cg":
+        cache = {}
+
+        def fun(w):
+            f, G = objective_and_grad(w.reshape(Cm1, p), X, T, s, penalty, mask)
+            cache["w"], cache["P"] = w.copy(), None
+            return f, G.ravel()
+
+        def hessp(w, v):
+            W = w.reshape(Cm1, p)
+            if cache.get("P") is None or not np.array_equal(cache["w"], w):
+                cache["w"], cache["P"] = w.copy(), np.exp(log_softmax(logits(X, W)))
+            return hessian_vector(W, v.reshape(Cm1, p), X, s, penalty, mask, cache["P"]).ravel()
+
+        res = minimize(fun, W0.ravel(), jac=True, hessp=hessp, method="trust-ncg",
+                       options={"maxiter": max_iter, "gtol": tol})
+        W = res.x.reshape(Cm1, p)
+        f0 = objective_and_grad(W0, X, T, s, penalty, mask)[0]
+        if not res.fun <= f0:
+            W = W0.copy()
+        return W, int(res.nfev + res.get("nhev", 0))
     if method == "lbfgs":
         def fun(w):
             f, G = objective_and_grad(w.reshape(Cm1, p), X, T, s, penalty, mask)

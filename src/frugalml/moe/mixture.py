@@ -71,7 +71,8 @@ class MixtureOfExperts(BaseMixtureOfExperts):
     fit_intercept : bool, default=True
     init_params : {"kmeans", "random"}, default="kmeans"
         Starting responsibilities: k-means on ``[X, y]`` or a random hard assignment;
-        the experts start at their M-step from them, the gate at zero.
+        the experts start at their M-step from them, the gate at zero. Not used for the
+        experts when ``expert_init`` is given.
     gate_init : array-like (n_experts, n_features) or (n_experts, n_features + 1), optional
         Starting gate weights (an extra last column is the intercept). Rows are shifted so
         that the last is zero (the gate is invariant to a common shift).
@@ -221,36 +222,38 @@ class MixtureOfExperts(BaseMixtureOfExperts):
     def _initialize(self, X, y, rng):
         n, p = X.shape
         K = self.n_experts
-        if self.init_params == "kmeans":
-            from sklearn.cluster import KMeans
-
-            Z = np.column_stack([X[:, : self.n_features_in_], y])
-            Z = (Z - Z.mean(0)) / np.where(Z.std(0) > 0, Z.std(0), 1.0)
-            seed = int(rng.integers(0, 2**31 - 1))
-            labels = KMeans(K, n_init=1, random_state=seed).fit(Z).labels_
-        else:
-            labels = rng.integers(0, K, size=n)
-        R = np.zeros((n, K))
-        R[np.arange(n), labels] = 1.0
         self._W = np.zeros((K - 1, p))
         if self.expert == "linear":
             var0 = float(np.var(y)) if self.noise_variance == "estimate" else float(self.noise_variance)
             start = {"B": np.zeros((K, p)), "log_var": np.full(K, np.log(max(var0, 1e-12)))}
         else:
             start = {"B": np.zeros(self._expert_shape(p))}
-        self._P, _ = self._family.m_step(X, y, R, start, max(self.expert_penalty, 1e-6), self._mask)
-        if self.gate_init is not None:
-            G = self._coerce_init(self.gate_init, "gate_init", (K, self.n_features_in_))
-            G = G - G[-1]
-            self._W = G[:-1]
-        if self.expert_init is not None:
+        if self.expert_init is None:
+            if self.init_params == "kmeans":
+                from sklearn.cluster import KMeans
+
+                Z = np.column_stack([X[:, : self.n_features_in_], y])
+                Z = (Z - Z.mean(0)) / np.where(Z.std(0) > 0, Z.std(0), 1.0)
+                seed = int(rng.integers(0, 2**31 - 1))
+                labels = KMeans(K, n_init=1, random_state=seed).fit(Z).labels_
+            else:
+                labels = rng.integers(0, K, size=n)
+            R = np.zeros((n, K))
+            R[np.arange(n), labels] = 1.0
+            # experts start at their M-step on the hard assignment (a small ridge keeps it finite)
+            self._P, _ = self._family.m_step(X, y, R, start, max(self.expert_penalty, 1e-6), self._mask)
+        else:
             B = self._coerce_init(self.expert_init, "expert_init", self._public_expert_shape())
             if self.expert == "softmax":
                 B = B - B[:, -1:, :]  # each expert's softmax is invariant to a common shift
                 B = B[:, :-1, :]
             elif self.expert == "logistic":
                 B = B[:, None, :]
-            self._P = dict(self._P, B=B)
+            self._P = dict(start, B=B)
+        if self.gate_init is not None:
+            G = self._coerce_init(self.gate_init, "gate_init", (K, self.n_features_in_))
+            G = G - G[-1]
+            self._W = G[:-1]
 
     def _public_expert_shape(self):
         K, d = self.n_experts, self.n_features_in_
