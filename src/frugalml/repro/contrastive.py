@@ -58,7 +58,7 @@ def _synthetic(cfg, seed):
     from frugalml._core import progress
     from frugalml.contrastive import GaussianMixturePairs, InfoNCEProjection, subspace_distance
 
-    per_n = {str(n): {"pca": [], "lda": [], "infonce": [], "mean_span": []} for n in cfg["sizes"]}
+    per_n = {str(n): {"pca": [], "lda": [], "lda_2n": [], "infonce": [], "mean_span": []} for n in cfg["sizes"]}
     per_delta = {str(dl): {"infonce": []} for dl in cfg["deltas"]}
     for s in progress(range(cfg["seeds"]), desc="contrastive seeds"):
         rng = np.random.default_rng([seed, s])
@@ -68,12 +68,15 @@ def _synthetic(cfg, seed):
             p = gm.sample(n, random_state=rng)
             both, labels = np.vstack([p.X, p.X_pos]), np.concatenate([p.z, p.z_pos])
             pca = PCA(R).fit(both)
-            lda = LinearDiscriminantAnalysis(n_components=R).fit(both, labels)
+            # LDA on the N labelled anchors (the paper page's reference) and on all 2N points
+            lda = LinearDiscriminantAnalysis(n_components=R).fit(p.X, p.z)
+            lda_2n = LinearDiscriminantAnalysis(n_components=R).fit(both, labels)
             nce = InfoNCEProjection(R, n_steps=cfg["n_steps"], learning_rate=cfg["lr"], random_state=rng)
             nce.fit(p.X, p.X_pos)
             row = per_n[str(n)]
             row["pca"].append(subspace_distance(pca.components_, F))
             row["lda"].append(subspace_distance(lda.scalings_[:, :R].T, F))
+            row["lda_2n"].append(subspace_distance(lda_2n.scalings_[:, :R].T, F))
             row["infonce"].append(subspace_distance(nce.components_, F))
             row["mean_span"].append(subspace_distance(gm.means - gm.means.mean(0), F))
         for dl in cfg["deltas"]:
@@ -87,10 +90,11 @@ def _synthetic(cfg, seed):
 def _clip(cfg, seed):
     from sklearn.cross_decomposition import CCA
     from sklearn.decomposition import PCA
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     from frugalml.contrastive import CLIPProjection, TwoModalityMixturePairs, subspace_distance
 
-    out = {"x_shared": [], "x_naive": [], "y_shared": [], "pca_x_shared": [], "cca_x_shared": [],
+    out = {"x_shared": [], "x_naive": [], "y_shared": [], "pca_x_shared": [], "cca_x_shared": [], "lda_x_shared": [],
            "targets_apart": []}
     for s in range(cfg["seeds"]):
         rng = np.random.default_rng([seed, 1000 + s])
@@ -104,6 +108,8 @@ def _clip(cfg, seed):
         out["pca_x_shared"].append(subspace_distance(PCA(R).fit(smp.X).components_, shared_x))
         cca = CCA(n_components=R, max_iter=1000).fit(smp.X, smp.Y)
         out["cca_x_shared"].append(subspace_distance(cca.x_rotations_.T, shared_x))
+        lda = LinearDiscriminantAnalysis(n_components=R).fit(smp.X, smp.z)  # supervised reference, uses z
+        out["lda_x_shared"].append(subspace_distance(lda.scalings_[:, :R].T, shared_x))
         out["targets_apart"].append(subspace_distance(shared_x, naive_x))
     return out
 
@@ -161,12 +167,14 @@ def check(result: dict) -> dict:
     m = {n: {k: _mean_std(v)[0] for k, v in result["by_size"][n].items()} for n in sizes}
     pca_min = min(m[n]["pca"] for n in sizes)
     gaps = [m[n]["infonce"] - m[n]["lda"] for n in sizes]
-    fmt = "; ".join(f"N={n}: PCA {m[n]['pca']:.3f}, LDA {m[n]['lda']:.3f}, InfoNCE {m[n]['infonce']:.3f}" for n in sizes)
+    fmt = "; ".join(f"N={n}: PCA {m[n]['pca']:.3f}, LDA {m[n]['lda']:.3f} (on 2N points {m[n]['lda_2n']:.3f}), "
+                    f"InfoNCE {m[n]['infonce']:.3f}" for n in sizes)
     claims = [
         claim(f"PCA fails: sin(theta_max) to Fisher > {PCA_FAIL} at every N", pca_min > PCA_FAIL, fmt,
               paper="PCA 0.990-0.995"),
-        claim(f"InfoNCE (no labels) tracks LDA (labels): InfoNCE - LDA <= {GAP_MAX} at every N",
-              max(gaps) <= GAP_MAX, "gaps " + ", ".join(f"{g:+.3f}" for g in gaps),
+        claim(f"InfoNCE (N pairs, no labels) tracks LDA (N labelled points): InfoNCE - LDA <= {GAP_MAX} at every N",
+              max(gaps) <= GAP_MAX, "gaps " + ", ".join(f"{g:+.3f}" for g in gaps) + "; vs LDA on all 2N points: "
+              + ", ".join(f"{m[n]['infonce'] - m[n]['lda_2n']:+.3f}" for n in sizes),
               paper="gaps 0.003 / 0.020 / 0.041 at N=500/2000/8000"),
         claim("InfoNCE improves with N (largest N beats smallest N)",
               m[sizes[-1]]["infonce"] < m[sizes[0]]["infonce"],
@@ -185,7 +193,7 @@ def check(result: dict) -> dict:
         c["x_shared"] < CLIP_MAX and c["x_naive"] > c["x_shared"] + 0.5,
         f"N={result['setting']['clip_n']}: to shared {c['x_shared']:.3f}, to naive {c['x_naive']:.3f} "
         f"(targets {c['targets_apart']:.3f} apart); y-encoder to its Fisher {c['y_shared']:.3f}; "
-        f"PCA(x) {c['pca_x_shared']:.3f}, CCA(x) {c['cca_x_shared']:.3f}",
+        f"PCA(x) {c['pca_x_shared']:.3f}, CCA(x) {c['cca_x_shared']:.3f}, LDA(x, labels) {c['lda_x_shared']:.3f}",
         paper="below ~0.1 to the shared subspace"))
     real = result["real"]
     claims.append(claim(
@@ -200,12 +208,16 @@ def check(result: dict) -> dict:
         table.append({"setting": f"N={n}: PCA / LDA / InfoNCE (sin to Fisher, {result['setting']['seeds']} seeds)",
                       "paper": " / ".join(f"{x:.3f}" for x in p) if p else "-",
                       "ours": f"{m[n]['pca']:.3f} / {m[n]['lda']:.3f} / {m[n]['infonce']:.3f}"})
-    table.append({"setting": "CLIP x-encoder to shared Fisher", "paper": "< ~0.1", "ours": f"{c['x_shared']:.3f}"})
+    table.append({"setting": "CLIP x-encoder to shared Fisher (LDA on x with labels)", "paper": "< ~0.1",
+                  "ours": f"{c['x_shared']:.3f} ({c['lda_x_shared']:.3f})"})
+    table.append({"setting": f"InfoNCE, noisy positives delta={NOISY_DELTA}", "paper": "< ~0.15",
+                  "ours": f"{deltas.get(NOISY_DELTA, float('nan')):.3f}"})
     table.append({"setting": f"{real['dataset']} k-means NMI PCA / LDA / InfoNCE", "paper": "InfoNCE ~ LDA",
                   "ours": " / ".join(f"{real[k]['nmi']:.3f}" for k in ("pca", "lda", "infonce"))})
     note = ("Setting reconstructed from the paper page (d=20, K=4, ||mu||=3, Sigma = I + 24 U U^T with 3 random "
-            "noise directions; Adam, batch 256, raw dot-product InfoNCE, tau=1, data centred). LDA is fitted "
-            "on the same 2N points with their true components. The paper's real-data experiment uses CIFAR-100; "
+            "noise directions; Adam, batch 256, raw dot-product InfoNCE, tau=1, data centred). LDA (the labelled "
+            "reference) is fitted on the N anchors with their components, as the paper page's LDA numbers imply; "
+            "LDA on all 2N points is reported beside it. The paper's real-data experiment uses CIFAR-100; "
             "we use Fashion-MNIST (digits at smoke scale) on raw pixels. Smoke scale uses 400 Adam steps at "
             "lr 1e-2 and one seed, so its numbers are coarse.")
     return verdict(claims, table=table, note=note)
@@ -219,7 +231,8 @@ def plot(result: dict, outdir) -> list[Path]:
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
     sizes = result["sizes"]
     ax = axes[0]
-    for key, label, style in [("pca", "PCA", "s-"), ("lda", "LDA (labels)", "o-"), ("infonce", "InfoNCE (pairs)", "^-")]:
+    for key, label, style in [("pca", "PCA", "s-"), ("lda", "LDA (N labelled)", "o-"),
+                              ("lda_2n", "LDA (2N labelled)", "o:"), ("infonce", "InfoNCE (N pairs)", "^-")]:
         ms = [_mean_std(result["by_size"][str(n)][key]) for n in sizes]
         ax.errorbar(sizes, [a for a, _ in ms], yerr=[b for _, b in ms], fmt=style, label=label, capsize=3)
     ax.set_xscale("log")
@@ -234,17 +247,19 @@ def plot(result: dict, outdir) -> list[Path]:
     ms = [_mean_std(result["by_delta"][str(dl)]["infonce"]) for dl in deltas]
     ax.errorbar(deltas, [a for a, _ in ms], yerr=[b for _, b in ms], fmt="^-", capsize=3, label="InfoNCE")
     ax.axhline(NOISY_MAX, color="grey", ls=":", label=f"paper: < {NOISY_MAX}")
+    ax.set_ylim(0, max(0.35, 1.15 * max(a for a, _ in ms)))
     ax.set_xlabel("augmentation noise delta")
     ax.set_ylabel("sin theta_max to Fisher")
     ax.set_title(f"(b) noisy positives, N={result['setting']['delta_n']}")
     ax.legend()
 
     ax = axes[2]
-    keys = [("x_shared", "CLIP x\nvs shared"), ("x_naive", "CLIP x\nvs naive"), ("y_shared", "CLIP y\nvs shared"),
-            ("pca_x_shared", "PCA x\nvs shared"), ("cca_x_shared", "CCA x\nvs shared")]
+    keys = [("x_shared", "CLIP x vs shared"), ("x_naive", "CLIP x vs naive"), ("y_shared", "CLIP y vs shared"),
+            ("pca_x_shared", "PCA x vs shared"), ("cca_x_shared", "CCA x vs shared"),
+            ("lda_x_shared", "LDA x (labels) vs shared")]
     ms = [_mean_std(result["clip"][k]) for k, _ in keys]
-    ax.bar(range(len(keys)), [a for a, _ in ms], yerr=[b for _, b in ms], color=["C2", "C3", "C2", "C0", "C7"], capsize=3)
-    ax.set_xticks(range(len(keys)), [lbl for _, lbl in keys])
+    ax.bar(range(len(keys)), [a for a, _ in ms], yerr=[b for _, b in ms], color=["C2", "C3", "C2", "C0", "C7", "C1"], capsize=3)
+    ax.set_xticks(range(len(keys)), [lbl for _, lbl in keys], rotation=30, ha="right", fontsize=7)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("sin theta_max")
     ax.set_title(f"(c) CLIP, N={result['setting']['clip_n']}")
