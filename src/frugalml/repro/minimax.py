@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from frugalml._core.progress import progress
 from frugalml.minimax import cubic_bilinear, solve_minimax
 from frugalml.repro.verdict import claim, verdict
 
@@ -87,11 +88,12 @@ def run(scale: str = "default", seed: int = 0) -> dict:
     warm = cubic_bilinear(10, random_state=0)  # import / BLAS warm-up outside the timings
     solve_minimax(warm.F, warm.z0, jac=warm.jac, lambda0=1.0)
     out = {"scale": scale, "seed": seed, "tol": TOL, "settings": cfg, "generator1": {}, "generator2": {}}
-    for key, gen, sizes in (("generator1", "bidiagonal", cfg["gen1_sizes"]), ("generator2", "orthogonal", cfg["gen2_sizes"])):
-        for n in sizes:
-            p = cubic_bilinear(n, generator=gen, random_state=seed)
-            out[key][str(n)] = {"L2": p.L2, "methods": {
-                m: _run_method(m, p, eg_max_iter=cfg["eg_max_iter"]) for m in METHODS}}
+    small = [("generator1", "bidiagonal", n) for n in cfg["gen1_sizes"]] + \
+            [("generator2", "orthogonal", n) for n in cfg["gen2_sizes"]]
+    for key, gen, n in progress(small, desc="minimax: small instances"):
+        p = cubic_bilinear(n, generator=gen, random_state=seed)
+        out[key][str(n)] = {"L2": p.L2, "methods": {
+            m: _run_method(m, p, eg_max_iter=cfg["eg_max_iter"]) for m in METHODS}}
 
     sweep = {"lambda0": cfg["lambda0s"]}
     for key, gen, n in (("generator1", "bidiagonal", cfg["gen1_sizes"][len(cfg["gen1_sizes"]) // 2]),
@@ -102,7 +104,7 @@ def run(scale: str = "default", seed: int = 0) -> dict:
     out["lambda0_sweep"] = sweep
 
     out["large"] = {}
-    for n, L2 in cfg["large"]:  # L2 None: the generator's own 1/(20 n)
+    for n, L2 in progress(cfg["large"], desc="minimax: large runs"):  # L2 None: the generator's own 1/(20 n)
         p = cubic_bilinear(n, generator="bidiagonal", L2=L2, random_state=seed)
         out["large"][f"n={n},L2={p.L2:g}"] = {"n": n, "d": 2 * n, "L2": p.L2, "max_time": cfg["large_time"], "methods": {
             m: _run_method(m, p, structured=True, max_iter=cfg["large_max_iter"], max_time=cfg["large_time"])
