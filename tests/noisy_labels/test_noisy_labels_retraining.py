@@ -118,6 +118,17 @@ def test_passes_sklearn_estimator_checks(mode):
     assert not failed
 
 
+@pytest.mark.slow
+def test_torch_mlp_passes_sklearn_estimator_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(TorchMLPClassifier((32,), max_epochs=30, random_state=0), on_fail=None)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert not failed
+
+
 def test_bad_input_raises(noisy_digits):
     X, _, yn = noisy_digits
     with pytest.raises(ValueError, match="mode"):

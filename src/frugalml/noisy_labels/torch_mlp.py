@@ -15,7 +15,22 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from frugalml._core import check_array, check_labels, check_random_state, progress, torch_generator
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from frugalml._core import check_random_state, progress, torch_generator
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _sk_validate_data
+except ImportError:  # pragma: no cover - older scikit-learn
+    _sk_validate_data = None
+
+
+def _validate(est, X, y="no_validation", *, reset):
+    kwargs = dict(dtype=np.float32, reset=reset)
+    if _sk_validate_data is not None:
+        return _sk_validate_data(est, X, y, **kwargs)
+    return est._validate_data(X, y, **kwargs)  # pragma: no cover
 
 
 class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
@@ -114,22 +129,21 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         import torch.nn.functional as F
 
         hs = self._check_params()
-        X = check_array(X, "X", dtype=np.float32)
-        y = check_labels(y, X.shape[0])
+        if y is None:
+            raise ValueError("TorchMLPClassifier requires y to be passed, but the target y is None")
+        warm = bool(self.warm_start) and hasattr(self, "module_")
+        X, y = _validate(self, X, y, reset=not warm)
+        check_classification_targets(y)
         rng = check_random_state(self.random_state)
         gen = torch_generator(rng)
-        warm = self.warm_start and hasattr(self, "module_")
         if warm:
-            if X.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {X.shape[1]} features but the warm-started model has {self.n_features_in_}")
             unknown = np.setdiff1d(np.unique(y), self.classes_)
             if unknown.size:
                 raise ValueError(f"warm_start: y has labels {unknown.tolist()} unseen in the first fit")
         else:
             self.classes_ = np.unique(y)
             if self.classes_.size < 2:
-                raise ValueError(f"y must contain at least 2 classes; got {self.classes_.tolist()}")
-            self.n_features_in_ = X.shape[1]
+                raise ValueError(f"y must contain at least 2 classes; got 1 class: {self.classes_.tolist()}")
             self.module_ = self._build(X.shape[1], self.classes_.size, hs, gen)
         device = torch.device(self.device)
         self.module_.to(device)
@@ -141,7 +155,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         if self.validation_fraction > 0 and (n_val < 1 or n - n_val < 1):
             raise ValueError(f"validation_fraction={self.validation_fraction} leaves an empty split of {n} samples")
         val_idx, tr_idx = perm[:n_val], perm[n_val:]
-        Xt, tt = torch.from_numpy(X).to(device), torch.from_numpy(t).to(device)
+        Xt, tt = torch.from_numpy(np.ascontiguousarray(X)).to(device), torch.from_numpy(t).to(device)
         Xtr, ttr, Xva, tva = Xt[tr_idx], tt[tr_idx], Xt[val_idx], tt[val_idx]
 
         module = self.module_
@@ -186,18 +200,13 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, X):
         import torch
 
-        if not hasattr(self, "module_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("TorchMLPClassifier is not fitted yet; call fit(X, y) first")
-        X = check_array(X, "X", dtype=np.float32)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features but the model was fitted with {self.n_features_in_}")
+        check_is_fitted(self, "module_")
+        X = _validate(self, X, reset=False)
         self.module_.eval()
         out = []
         with torch.no_grad():
             for start in range(0, X.shape[0], 4096):
-                out.append(self.module_(torch.from_numpy(X[start:start + 4096]).to(self.device)).cpu())
+                out.append(self.module_(torch.from_numpy(np.ascontiguousarray(X[start:start + 4096])).to(self.device)).cpu())
         return torch.cat(out)
 
     def predict_proba(self, X):
@@ -208,4 +217,5 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """The most probable class for each row."""
-        return self.classes_[self._logits(X).argmax(1).numpy()]
+        idx = self._logits(X).argmax(1).numpy()
+        return self.classes_[idx]
