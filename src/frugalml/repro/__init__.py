@@ -22,6 +22,7 @@ EXPERIMENTS = {
     "minimax": "Adaptive, line-search-free second-order optimistic methods for convex-concave min-max (Jiang et al., NeurIPS 2024)",
     "contrastive": "InfoNCE on Gaussian mixtures recovers the Fisher subspace; CLIP keeps the shared part (Bansal et al., 2025)",
     "moe_em": "Mixtures of experts fitted by EM (mirror descent) vs gradient descent (Fruytier et al., ICML 2025)",
+    "icl": "Softmax attention learns an in-context window that adapts to task Lipschitzness (Collins et al., NeurIPS 2024)",
 }
 
 SCALES = ("smoke", "default", "paper")
