@@ -118,20 +118,23 @@ def test_gd_equals_gradient_em_with_one_inner_step_and_steps_along_the_gradient(
     np.testing.assert_array_equal(a.expert_coef_, b.expert_coef_)
     np.testing.assert_array_equal(a.gate_coef_, b.gate_coef_)
     # one gd step equals theta - lr * (finite-difference gradient of the negative log-likelihood)
-    m0 = _quiet_fit(MixtureOfExperts(2, solver="gd", max_iter=0, **{k: v for k, v in common.items() if k != "max_iter"}),
-                    data.X, data.y)
-    m1 = _quiet_fit(MixtureOfExperts(2, solver="gd", max_iter=1, **{k: v for k, v in common.items() if k != "max_iter"}),
-                    data.X, data.y)
+    kw = {k: v for k, v in common.items() if k != "max_iter"}
+    kw.update(noise_variance="estimate", gate_penalty=0.01, expert_penalty=0.02)
+    m0 = _quiet_fit(MixtureOfExperts(2, solver="gd", max_iter=0, **kw), data.X, data.y)
+    m1 = _quiet_fit(MixtureOfExperts(2, solver="gd", max_iter=1, **kw), data.X, data.y)
     Xd = m0._design(data.X)
     h = 1e-6
-    B = m0._P["B"]
-    num = np.zeros_like(B)
-    for idx in np.ndindex(B.shape):
-        for sgn in (1, -1):
-            m0._P["B"] = B.copy()
-            m0._P["B"][idx] += sgn * h
-            num[idx] -= sgn * m0._e_step(Xd, data.y)[1] / (2 * h)
-    np.testing.assert_allclose(m1._P["B"], B - 0.05 * num, atol=1e-8)
+    start = {"W": m0._W.copy(), "B": m0._P["B"].copy(), "log_var": m0._P["log_var"].copy()}
+    for key in start:
+        num = np.zeros_like(start[key])
+        for idx in np.ndindex(num.shape):
+            for sgn in (1, -1):
+                m0._W, m0._P = start["W"].copy(), {"B": start["B"].copy(), "log_var": start["log_var"].copy()}
+                target = m0._W if key == "W" else m0._P[key]
+                target[idx] += sgn * h
+                num[idx] -= sgn * m0._e_step(Xd, data.y)[1] / (2 * h)
+        after = m1._W if key == "W" else m1._P[key]
+        np.testing.assert_allclose(after, start[key] - 0.05 * num, atol=1e-8, err_msg=key)
 
 
 def test_initial_parameters_and_max_iter_zero_give_the_true_model_likelihood():
