@@ -18,6 +18,7 @@ import importlib
 # name -> one-line description (the paper). Order is the order of the report.
 EXPERIMENTS = {
     "gm_matching": "GM Matching: robust k-subset selection via the geometric median (Acharya et al., 2025)",
+    "flow": "FLOW: upweighting easy samples in fine-tuning mitigates forgetting (Sanyal et al., ICML 2025)",
     "retraining": "Consensus-based retraining with predicted hard labels under label DP (Das et al., ICML 2025)",
     "minimax": "Adaptive, line-search-free second-order optimistic methods for convex-concave min-max (Jiang et al., NeurIPS 2024)",
     "contrastive": "InfoNCE on Gaussian mixtures recovers the Fisher subspace; CLIP keeps the shared part (Bansal et al., 2025)",

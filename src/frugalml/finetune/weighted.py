@@ -1,0 +1,117 @@
+"""Weighted fine-tuning of causal LMs and the forgetting baselines FLOW is compared with.
+
+``finetune`` runs the shared loop (:func:`frugalml.lm.train_causal_lm`) on
+``(1/B) sum_i w_i l_i`` with optional l2 pull towards the pre-trained weights, on all
+weights (``method="full"``) or on LoRA adapters (Hugging Face PEFT, ``method="lora"``).
+``wise_ft`` interpolates pre-trained and fine-tuned weights (Wortsman et al., 2022).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+
+from frugalml._core import check_option
+from frugalml.lm.data import WeightedDataset
+from frugalml.lm.train import TrainConfig, TrainResult, train_causal_lm
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass
+class FinetuneResult:
+    """The fine-tuned model (LoRA merged into plain weights unless ``merge=False``) and its run."""
+
+    model: object
+    train: TrainResult
+    n_trainable: int
+
+
+def l2_to_init(model, strength: float):
+    """Regulariser ``strength * sum_j ||theta_j - theta_j^0||^2`` over trainable parameters.
+
+    ``theta^0`` is snapshotted when this is called (before fine-tuning).
+    """
+    if not strength > 0:
+        raise ValueError(f"l2 strength must be positive; got {strength!r}")
+    anchors = [(p, p.detach().clone()) for p in model.parameters() if p.requires_grad]
+
+    def regularizer(_model):
+        return strength * sum(((p - p0) ** 2).sum() for p, p0 in anchors)
+
+    return regularizer
+
+
+def finetune(model, dataset, *, sample_weights=None, method: str = "full", lr: float = 1e-3,
+             epochs: float = 1.0, batch_size: int = 16, l2_to_init_strength: float = 0.0,
+             lora_r: int = 8, lora_alpha: int = 16, lora_target_modules=None, merge: bool = True,
+             eval_dataset=None, random_state=0, pad_token_id: int = 0, **train_overrides) -> FinetuneResult:
+    """Fine-tune a causal LM on prompt/response data, optionally with per-sample weights.
+
+    Parameters
+    ----------
+    model : transformers causal LM
+        Trained in place for ``method="full"``; for ``"lora"`` adapters are injected, trained
+        and (``merge=True``) merged back, leaving a plain model of the original class.
+    dataset : PromptResponseDataset (or any dataset of ``input_ids``/``labels`` dicts)
+    sample_weights : array-like of shape (n,), optional
+        ``w_i`` multiplying each sample's loss (FLOW: :func:`flow_weights`). ``None`` is
+        standard fine-tuning; all-ones weights give exactly the same objective.
+    method : "full" or "lora"
+    lr, epochs, batch_size : optimisation settings (AdamW, warmup + cosine, clip 1.0).
+    l2_to_init_strength : float
+        If positive, adds ``strength * ||theta - theta_0||^2`` (the l2-to-init baseline).
+    lora_r, lora_alpha, lora_target_modules : LoRA settings (PEFT ``LoraConfig``).
+    train_overrides : further :class:`frugalml.lm.TrainConfig` fields.
+
+    Returns
+    -------
+    FinetuneResult
+    """
+    check_option(method, ("full", "lora"), "method")
+    if l2_to_init_strength < 0:
+        raise ValueError(f"l2_to_init_strength must be >= 0; got {l2_to_init_strength!r}")
+    data = dataset if sample_weights is None else WeightedDataset(dataset, sample_weights)
+    if method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        cfg = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=0.0,
+                         target_modules=list(lora_target_modules or LORA_TARGETS), task_type="CAUSAL_LM")
+        train_model = get_peft_model(model, cfg)
+    else:
+        train_model = model
+    n_trainable = sum(p.numel() for p in train_model.parameters() if p.requires_grad)
+    regularizer = l2_to_init(train_model, l2_to_init_strength) if l2_to_init_strength > 0 else None
+    config = TrainConfig(lr=lr, epochs=epochs, batch_size=batch_size, **train_overrides)
+    result = train_causal_lm(train_model, data, config=config, eval_dataset=eval_dataset,
+                             regularizer=regularizer, random_state=random_state, pad_token_id=pad_token_id,
+                             desc=f"finetune[{method}]")
+    out = train_model
+    if method == "lora" and merge:
+        out = train_model.merge_and_unload()
+    out.eval()
+    return FinetuneResult(model=out, train=result, n_trainable=n_trainable)
+
+
+@torch.no_grad()
+def wise_ft(pretrained, finetuned, alpha: float = 0.5):
+    """WiSE-FT: a new model with weights ``(1 - alpha) * theta_pre + alpha * theta_ft``.
+
+    ``alpha = 0`` returns the pre-trained weights, ``alpha = 1`` the fine-tuned ones.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1]; got {alpha!r}")
+    pre, ft = pretrained.state_dict(), finetuned.state_dict()
+    if pre.keys() != ft.keys():
+        raise ValueError("pretrained and finetuned must have the same parameter names (merge LoRA first)")
+    out = copy.deepcopy(finetuned)
+    mixed = {}
+    for k, v in ft.items():
+        if pre[k].shape != v.shape:
+            raise ValueError(f"parameter {k} has shape {tuple(pre[k].shape)} vs {tuple(v.shape)}")
+        mixed[k] = (1 - alpha) * pre[k] + alpha * v if v.is_floating_point() else v
+    out.load_state_dict(mixed)
+    out.eval()
+    return out
