@@ -15,6 +15,7 @@ sees labels.
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 
@@ -63,8 +64,9 @@ class _LinearContrastiveBase(BaseEstimator):
 
     @staticmethod
     def _check_pair(X, X2, names):
-        X = check_array(X, names[0])
-        X2 = check_array(X2, names[1])
+        # float32 input stays float32 (training runs in float32): no float64 copy of large data
+        X = check_array(X, names[0], dtype=np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64)
+        X2 = check_array(X2, names[1], dtype=np.float32 if getattr(X2, "dtype", None) == np.float32 else np.float64)
         if X.shape[0] != X2.shape[0]:
             raise ValueError(f"{names[0]} and {names[1]} must hold the same number of pairs; got "
                              f"{X.shape[0]} and {X2.shape[0]} rows")
@@ -73,10 +75,14 @@ class _LinearContrastiveBase(BaseEstimator):
         return X, X2
 
     # ----------------------------------------------------------------- loop
-    def _train(self, dims: list[int], next_batch, rng: np.random.Generator) -> None:
-        """Adam on ``loss(*[(batch_m - mean_m) @ A_m.T])``; the one training loop of the module.
+    # which encoder embeds each view: InfoNCE shares one between X and X_pos, CLIP has two
+    _towers = (0, 1)
 
-        ``next_batch(step)`` returns one float32 tensor per encoder, shape ``(b, d_m)``.
+    def _train(self, dims: list[int], next_batch, rng: np.random.Generator) -> None:
+        """Adam on ``loss(*[(batch_v - mean_v) @ A_{tower(v)}.T])``; the one training loop of the module.
+
+        ``dims`` are the encoders' input widths; ``next_batch(step)`` returns one float32
+        tensor per view, shape ``(b, d)``, routed to its encoder by ``_towers``.
         """
         import torch
 
@@ -84,7 +90,8 @@ class _LinearContrastiveBase(BaseEstimator):
         first = next_batch(0)
         # A_m: (r, d_m) with N(0, 1 / tr Cov_m) entries, so every embedding coordinate starts with
         # unit variance and the initial logits are O(r) whatever the scale of the data
-        scales = [float(b.var(dim=0).sum().clamp_min(1e-12)) ** 0.5 for b in first]
+        scales = [float(first[self._towers.index(m)].var(dim=0).sum().clamp_min(1e-12)) ** 0.5
+                  for m in range(len(dims))]
         weights = [
             (torch.randn(self.n_components, d, generator=gen) / sc).requires_grad_(True) for d, sc in zip(dims, scales)
         ]
@@ -92,17 +99,18 @@ class _LinearContrastiveBase(BaseEstimator):
         history = np.empty(self.n_steps)
         for step in progress(range(self.n_steps), desc=self._loss_name, total=self.n_steps):
             batch = first if step == 0 else next_batch(step)
-            embeddings = [b @ A.T for b, A in zip(batch, weights)]  # each (b, r)
+            embeddings = [b @ weights[m].T for b, m in zip(batch, self._towers)]  # each (b, r)
             loss = self._loss(*embeddings)
-            if not torch.isfinite(loss):
+            value = loss.item()
+            if not math.isfinite(value):
                 raise FloatingPointError(
-                    f"{self._loss_name} loss became {loss.item()} at step {step}; lower learning_rate "
+                    f"{self._loss_name} loss became {value} at step {step}; lower learning_rate "
                     f"({self.learning_rate}) or raise temperature ({self.temperature}), or standardise the data"
                 )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            history[step] = loss.item()
+            history[step] = value
         self.loss_history_ = history
         self.n_iter_ = self.n_steps
         self._set_encoders([A.detach().double().numpy() for A in weights])
@@ -117,7 +125,8 @@ class _LinearContrastiveBase(BaseEstimator):
             warnings.warn(f"batch_size={b} exceeds the {n} pairs; every step uses all {n} pairs", UserWarning,
                           stacklevel=3)
             b = n
-        centred = [torch.from_numpy((a - m).astype(np.float32)) for a, m in zip(arrays, means)]  # (n, d_m)
+        centred = [torch.from_numpy(a.astype(np.float32, copy=False) - m.astype(np.float32))
+                   for a, m in zip(arrays, means)]  # (n, d_m)
         state = {"order": torch.from_numpy(rng.permutation(n)), "pos": 0}
 
         def next_batch(step):
@@ -156,6 +165,8 @@ class _LinearContrastiveBase(BaseEstimator):
                 for s, a in zip(sums, batch):
                     s += a.sum(axis=0)
                 means = [s / state["count"] for s in sums]
+                if self._towers[0] == self._towers[1]:  # one encoder for both views: one pooled mean
+                    means = [(means[0] + means[1]) / 2] * 2
             else:
                 means = [np.zeros(d) for d in dims]
             state["means"] = means
@@ -224,11 +235,10 @@ class InfoNCEProjection(TransformerMixin, _LinearContrastiveBase):
     """
 
     _loss_name = "InfoNCE"
+    _towers = (0, 0)  # one encoder A embeds both the sample and its augmentation
 
-    def _loss(self, z):
-        # one shared encoder: the batch is (X; X_pos) stacked, z is (2b, r); split the views back
-        n = z.shape[0] // 2
-        return info_nce_loss(z[:n], z[n:], self.temperature, self.similarity)
+    def _loss(self, z, z_pos):
+        return info_nce_loss(z, z_pos, self.temperature, self.similarity)
 
     def _set_encoders(self, encoders):
         (A,) = encoders
@@ -254,9 +264,10 @@ class InfoNCEProjection(TransformerMixin, _LinearContrastiveBase):
         d = X.shape[1]
         self._check_params([d])
         rng = check_random_state(self.random_state)
-        self.mean_ = (X.mean(axis=0) + X_pos.mean(axis=0)) / 2 if self.center else np.zeros(d)
+        self.mean_ = ((X.mean(axis=0, dtype=np.float64) + X_pos.mean(axis=0, dtype=np.float64)) / 2
+                      if self.center else np.zeros(d))
         self.n_features_in_ = d
-        self._train([d], self._shared_encoder(self._epoch_batches([X, X_pos], [self.mean_] * 2, rng)), rng)
+        self._train([d], self._epoch_batches([X, X_pos], [self.mean_] * 2, rng), rng)
         return self
 
     def fit_stream(self, sampler):
@@ -274,19 +285,9 @@ class InfoNCEProjection(TransformerMixin, _LinearContrastiveBase):
             raise ValueError(f"sampler returned X with {dims[0]} features and X_pos with {dims[1]}; they must match")
         self._check_params(dims[:1])
         self.n_features_in_ = dims[0]
-        self._train(dims[:1], self._shared_encoder(next_batch), rng)
+        self._train(dims[:1], next_batch, rng)
         self.mean_ = state["means"][0] if self.center else np.zeros(dims[0])
         return self
-
-    @staticmethod
-    def _shared_encoder(next_batch):
-        """One encoder for both views: pack (X, X_pos) as one array, split after encoding."""
-        def packed(step):
-            a, b = next_batch(step)
-            import torch
-
-            return [torch.cat([a, b])]  # (2b, d)
-        return packed
 
     def transform(self, X):
         """Embed ``X``: ``(X - mean_) @ encoder_.T``, shape ``(n_samples, n_components)``."""
@@ -347,8 +348,8 @@ class CLIPProjection(_LinearContrastiveBase):
         X, Y = self._check_pair(X, Y, ("X", "Y"))
         self._check_params([X.shape[1], Y.shape[1]])
         rng = check_random_state(self.random_state)
-        self.mean_x_ = X.mean(axis=0) if self.center else np.zeros(X.shape[1])
-        self.mean_y_ = Y.mean(axis=0) if self.center else np.zeros(Y.shape[1])
+        self.mean_x_ = X.mean(axis=0, dtype=np.float64) if self.center else np.zeros(X.shape[1])
+        self.mean_y_ = Y.mean(axis=0, dtype=np.float64) if self.center else np.zeros(Y.shape[1])
         self.n_features_x_, self.n_features_y_ = X.shape[1], Y.shape[1]
         self._train([X.shape[1], Y.shape[1]], self._epoch_batches([X, Y], [self.mean_x_, self.mean_y_], rng), rng)
         return self
