@@ -20,7 +20,7 @@ Usage::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_icl.py [--contexts 200] [--steps 1000]
 
 Only numpy, torch and scikit-learn (core dependencies). Writes JSON to
-``benchmarks/results/icl.json`` and prints a markdown table.
+``benchmarks/out/icl.json`` and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=1000, help="pretraining steps of the attention unit")
     ap.add_argument("--d", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "icl.json"))
+    ap.add_argument("--out", default=str(Path(__file__).parent / "out" / "icl.json"))
     args = ap.parse_args(argv)
 
     import sklearn
