@@ -1,6 +1,6 @@
 """The paper's data: Gaussian-mixture pairs (sample, augmentation) and two-modality pairs.
 
-Reference: Bansal, Kavis & Sanghavi (arXiv:2411.03517), Sec. 2-3. An *augmentation* of a
+Reference: Bansal, Kavis & Sanghavi (arXiv:2411.03517), the GMM setting. An *augmentation* of a
 sample ``x ~ N(mu_z, Sigma)`` is another independent draw ``x+ ~ N(mu_z', Sigma)`` where
 ``z' = z`` with probability ``1 - delta`` and ``z'`` is one of the *other* components
 otherwise (noisy augmentation; ``delta = 0`` is the clean case).

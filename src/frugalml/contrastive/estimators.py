@@ -178,7 +178,7 @@ class _LinearContrastiveBase(BaseEstimator):
 class InfoNCEProjection(TransformerMixin, _LinearContrastiveBase):
     """Linear dimensionality reduction learned by InfoNCE on (sample, augmentation) pairs.
 
-    Minimises the InfoNCE loss (arXiv:2411.03517, Sec. 2)
+    Minimises the InfoNCE loss of arXiv:2411.03517 (its linear-encoder setting)
     ``-E log[exp(s(Ax, Ax+)/tau) / sum_j exp(s(Ax, Ax_j+)/tau)]`` over a linear encoder
     ``A`` of shape ``(n_components, n_features)`` with Adam and in-batch negatives. On a
     Gaussian mixture with augmentation = another draw from the same component, the row
