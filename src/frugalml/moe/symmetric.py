@@ -51,7 +51,10 @@ def _check(X, y, beta, w):
 
 def symmetric_log_likelihood(X, y, beta, w):
     """Mean log-likelihood ``L(beta, w)`` of the symmetric model (module docstring)."""
-    X, y, beta, w = _check(X, y, beta, w)
+    return _log_likelihood(*_check(X, y, beta, w))
+
+
+def _log_likelihood(X, y, beta, w):
     xb, xw = X @ beta, X @ w
     return float(np.mean(-0.5 * (y**2 + xb**2) + _logcosh(xw + y * xb) - _logcosh(xw)) - 0.5 * LOG_2PI)
 
@@ -104,9 +107,13 @@ def _solve_gate(X, target, w0, tol=1e-14, max_iter=100):
 def symmetric_em_step(X, y, beta, w):
     """One EM iteration of the symmetric model; returns ``(beta+, w+)``."""
     X, y, beta, w = _check(X, y, beta, w)
+    return _em_step(X, y, beta, w, X.T @ X)
+
+
+def _em_step(X, y, beta, w, gram):
     n = X.shape[0]
     t = np.tanh(X @ w + y * (X @ beta))
-    beta_new = np.linalg.solve(X.T @ X, X.T @ (t * y))
+    beta_new = np.linalg.solve(gram, X.T @ (t * y))
     w_new = _solve_gate(X, X.T @ t / n, w)
     return beta_new, w_new
 
@@ -116,7 +123,10 @@ def symmetric_gradient_em_step(X, y, beta, w, learning_rate, inner_steps=1):
 
     With ``inner_steps=1`` this is one gradient-descent step on the negative log-likelihood.
     """
-    X, y, beta, w = _check(X, y, beta, w)
+    return _gradient_em_step(*_check(X, y, beta, w), learning_rate, inner_steps)
+
+
+def _gradient_em_step(X, y, beta, w, learning_rate, inner_steps):
     n = X.shape[0]
     t = np.tanh(X @ w + y * (X @ beta))
     Xty = X.T @ (t * y) / n
@@ -150,7 +160,7 @@ class SymmetricFit:
 
 
 def fit_symmetric(X, y, beta0, w0, *, solver="em", learning_rate=None, inner_steps=1, max_iter=100, tol=0.0,
-                  stop=None):
+                  stop=None, diverge_below=None):
     """Run EM, gradient descent or gradient EM on the symmetric model from ``(beta0, w0)``.
 
     Parameters
@@ -160,6 +170,8 @@ def fit_symmetric(X, y, beta0, w0, *, solver="em", learning_rate=None, inner_ste
     inner_steps : int, gradient steps per iteration for "gradient_em".
     tol : float, stop when the parameter change ``max |theta_{t+1} - theta_t|`` is below it.
     stop : callable ``(beta, w) -> bool`` or None, an extra stopping rule (e.g. distance to the MLE).
+    diverge_below : float or None, give up (``converged=False``) once the log-likelihood falls
+        this far below its starting value (an unstable step size).
 
     Returns
     -------
@@ -170,20 +182,23 @@ def fit_symmetric(X, y, beta0, w0, *, solver="em", learning_rate=None, inner_ste
     if solver != "em" and (learning_rate is None or not learning_rate > 0):
         raise ValueError(f"solver={solver!r} needs a positive learning_rate; got {learning_rate!r}")
     steps = inner_steps if solver == "gradient_em" else 1
-    betas, ws, lls = [beta], [w], [symmetric_log_likelihood(X, y, beta, w)]
+    betas, ws, lls = [beta], [w], [_log_likelihood(X, y, beta, w)]
+    gram = X.T @ X
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
         if solver == "em":
-            b_new, w_new = symmetric_em_step(X, y, beta, w)
+            b_new, w_new = _em_step(X, y, beta, w, gram)
         else:
-            b_new, w_new = symmetric_gradient_em_step(X, y, beta, w, learning_rate, steps)
+            b_new, w_new = _gradient_em_step(X, y, beta, w, learning_rate, steps)
         change = max(np.max(np.abs(b_new - beta)), np.max(np.abs(w_new - w)))
         beta, w = b_new, w_new
         betas.append(beta)
         ws.append(w)
-        lls.append(symmetric_log_likelihood(X, y, beta, w))
+        lls.append(_log_likelihood(X, y, beta, w))
         if not np.isfinite(lls[-1]) or np.max(np.abs(beta)) > 1e8:
+            break
+        if diverge_below is not None and lls[-1] < lls[0] - diverge_below:
             break
         if change < tol or (stop is not None and stop(beta, w)):
             converged = True

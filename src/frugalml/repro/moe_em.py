@@ -155,9 +155,9 @@ def _iterations_to_mle(cfg, seed, beta_norm, cond):
         k = _first_below(gap, MLE_TOL)
         em_counts.append(k if (k is not None and mle.converged) else cap + 1)
         best, best_lr = cap + 1, None
-        for lr in cfg["lr_grid"]:
+        for lr in sorted(cfg["lr_grid"], reverse=True):  # large steps first: later runs stop at the best count
             fit = fit_symmetric(data.X, data.y, b0, w0, solver="gd", learning_rate=lr, max_iter=min(cap, best),
-                                stop=lambda b, w: _dist(b, w, mle.beta, mle.w) <= MLE_TOL)
+                                stop=lambda b, w: _dist(b, w, mle.beta, mle.w) <= MLE_TOL, diverge_below=1.0)
             if fit.converged and fit.nit < best:
                 best, best_lr = fit.nit, lr
         gd_counts.append(best)
@@ -244,8 +244,15 @@ def run(scale="default", seed=0):
     t0 = time.perf_counter()
     traj = _trajectories(cfg, seed)
     t1 = time.perf_counter()
-    snr = [_iterations_to_mle(cfg, seed, b, 1.0) for b in cfg["snr"]]
-    cond = [_iterations_to_mle(cfg, seed, 2.0, c) for c in cfg["cond"]]
+    cache = {}
+
+    def setting(beta_norm, cond):  # the (||beta*|| = 2, cond = 1) setting is shared by both sweeps
+        if (beta_norm, cond) not in cache:
+            cache[beta_norm, cond] = _iterations_to_mle(cfg, seed, beta_norm, cond)
+        return cache[beta_norm, cond]
+
+    snr = [setting(b, 1.0) for b in cfg["snr"]]
+    cond = [setting(2.0, c) for c in cfg["cond"]]
     t2 = time.perf_counter()
     images = _altered_images(cfg, seed)
     t3 = time.perf_counter()
@@ -270,7 +277,7 @@ def check(result):
         f"EM {_fmt(k['em'], T)}, gradient EM {_fmt(k['gradient_em'], T)}, GD {_fmt(k['gd'], T)} iterations; "
         f"floor ||beta-beta*|| = {tr['floor_beta']:.3f}, ||w-w*|| = {tr['floor_w']:.3f}",
         paper="EM ~7, gradient EM ~35-40, GD ~80-100 iterations (beta floor ~0.03)")]
-    rows = itm["snr"] + itm["cond"]
+    rows = itm["snr"] + [r for r in itm["cond"] if r["condition_number"] != 1.0]
     claims.append(claim(
         "iterations to 1e-6 of the MLE: EM fewer than best-tuned GD in every SNR / conditioning setting",
         all(r["em"] < r["gd"] for r in rows),
@@ -296,6 +303,12 @@ def check(result):
     em_t = float(np.mean([r["wall_s"][-1] for r in img["em"]]))
     gd_t = float(np.mean([r["wall_s"][-1] for r in img["gd"]]))
     em_ev = float(np.mean([r["grad_evals"][-1] for r in img["em"]]))
+    # wall time EM needs to match GD's final NLL (per restart, interpolation-free: first iterate below it)
+    em_match = []
+    for r_em, r_gd in zip(img["em"], img["gd"]):
+        k_match = _first_below(r_em["nll"], r_gd["nll"][-1])
+        em_match.append(r_em["wall_s"][k_match] if k_match is not None else float("inf"))
+    em_match_t = float(np.mean(em_match))
     claims.append(claim(
         f"altered {img['dataset']} (half inverted), 2 softmax experts: EM's training NLL after 5 iterations is "
         f"below GD's after {n_gd} at the best stable step",
@@ -313,8 +326,10 @@ def check(result):
         {"setting": f"altered {img['dataset']}: train NLL (EM@5, EM@{n_em} / GD@{n_gd})",
          "paper": "EM ~0.85@50 / GD ~1.75@50", "ours": f"{em5:.3f}, {em_last:.3f} / {gd50:.3f}"},
         {"setting": "test accuracy (EM / GD)", "paper": "EM saturates by ~10", "ours": f"{em_acc:.3f} / {gd_acc:.3f}"},
-        {"setting": "wall time s (EM / GD), EM gradient evaluations",
-         "paper": "—", "ours": f"{em_t:.1f} / {gd_t:.1f}, {em_ev:.0f} vs GD {n_gd}"},
+        {"setting": f"wall time s (EM {n_em} it. / GD {n_gd} it.); gradient evaluations (EM / GD)",
+         "paper": "—", "ours": f"{em_t:.1f} / {gd_t:.1f}; {em_ev:.0f} / {n_gd}"},
+        {"setting": f"wall time s for EM to reach GD's NLL after {n_gd} iterations (vs GD's time)",
+         "paper": "—", "ours": f"{em_match_t:.1f} (vs {gd_t:.1f})"},
     ]
     note = (f"Scale {result['scale']}: symmetric model with n={result['config']['n']}, d={result['config']['d']}, "
             f"{result['config']['seeds']} seeds; GD / gradient-EM steps tuned per seed on a grid; gradient EM takes "
