@@ -49,9 +49,10 @@ class LinearExperts:
         B = np.empty((K, p))
         var = np.exp(params["log_var"]).copy()
         for k in range(K):  # loop over experts only
-            Xr = X * R[:, k : k + 1]  # (n, p)
-            G = Xr.T @ X  # (p, p)
-            b = Xr.T @ y  # (p,)
+            sq = np.sqrt(R[:, k])  # (n,) the sqrt(r)-scaled form: G = Xs^T Xs runs as one SYRK
+            Xs = X * sq[:, None]  # (n, p)
+            G = Xs.T @ Xs  # (p, p)
+            b = Xs.T @ (sq * y)  # (p,)
             G[np.diag_indices(p)] += n * var[k] * strength * mask + 1e-12 * max(np.trace(G) / p, 1e-300)
             try:
                 B[k] = solve(G, b, assume_a="pos")

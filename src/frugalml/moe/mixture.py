@@ -11,11 +11,10 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from scipy.special import logsumexp
 
 from frugalml._core.validation import check_array, check_option
 from frugalml.moe._base import BaseMixtureOfExperts, _check_int, _check_real
-from frugalml.moe._multinomial import fit_multinomial, log_softmax, logits, objective_and_grad
+from frugalml.moe._multinomial import fit_multinomial, log_softmax, logits, logsumexp_rows, objective_and_grad
 from frugalml.moe.experts import LinearExperts, MultinomialExperts
 
 EXPERTS = ("linear", "logistic", "softmax")
@@ -285,7 +284,7 @@ class MixtureOfExperts(BaseMixtureOfExperts):
 
     def _e_step(self, X, y):
         log_joint = self._log_joint(X, y)
-        lse = logsumexp(log_joint, axis=1)  # (n,)
+        lse = logsumexp_rows(log_joint)[:, 0]  # (n,)
         log_resp = log_joint - lse[:, None]
         return log_resp, float(np.mean(lse)) - self._penalty()
 
@@ -364,12 +363,12 @@ class MixtureOfExperts(BaseMixtureOfExperts):
         """Posterior ``P(z=k | x, y)`` (the E-step), shape (n_samples, n_experts)."""
         Xd = self._check_fitted_X(X)
         lj = self._log_joint(Xd, self._encode(Xd, y))
-        return np.exp(lj - logsumexp(lj, axis=1, keepdims=True))
+        return np.exp(lj - logsumexp_rows(lj))
 
     def score_samples(self, X, y):
         """Per-sample log-likelihood ``log p(y_i | x_i)``."""
         Xd = self._check_fitted_X(X)
-        return logsumexp(self._log_joint(Xd, self._encode(Xd, y)), axis=1)
+        return logsumexp_rows(self._log_joint(Xd, self._encode(Xd, y)))[:, 0]
 
     def score(self, X, y):
         """Mean log-likelihood ``(1/n) sum_i log p(y_i | x_i)`` (no penalty term)."""
