@@ -234,3 +234,13 @@ def test_inner_solvers_agree_and_hessian_vector_product_is_exact():
         g = mn.objective_and_grad(W, X, T, s / 200, 0.1, mask)[1]
         assert np.max(np.abs(g)) < 1e-8
         np.testing.assert_allclose(W, sols[0], atol=1e-6)
+
+
+def test_gradient_evaluation_counts():
+    data = make_moe(200, 3, 2, random_state=0)
+    gd = _quiet_fit(MixtureOfExperts(2, solver="gd", learning_rate=0.01, max_iter=4, tol=0), data.X, data.y)
+    gem = _quiet_fit(MixtureOfExperts(2, solver="gradient_em", inner_steps=3, learning_rate=0.01, max_iter=4, tol=0),
+                     data.X, data.y)
+    em = _quiet_fit(MixtureOfExperts(2, "logistic", max_iter=4, tol=0), data.X, (data.y > 0).astype(int))
+    assert gd.n_grad_evals_ == 4 and gem.n_grad_evals_ == 12
+    assert em.n_grad_evals_ > 4  # EM's inner Newton solves are counted, not free

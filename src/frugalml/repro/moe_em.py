@@ -261,6 +261,11 @@ def run(scale="default", seed=0):
             "images": images, "timing_s": {"trajectory": t1 - t0, "iterations_to_mle": t2 - t1, "images": t3 - t2}}
 
 
+def _steps(lrs):
+    vals = sorted({lr for lr in lrs if lr is not None})
+    return "/".join(f"{v:g}" for v in vals) if vals else "none stable"
+
+
 def _fmt(v, cap):
     return f">{cap}" if v > cap else f"{v:.0f}"
 
@@ -322,7 +327,8 @@ def check(result):
     ] + [{"setting": f"iters to 1e-6 of MLE, ||beta*||={r['beta_norm']:g}, cond={r['condition_number']:g} (EM / GD)",
           "paper": "~18 / ~50" if (r["condition_number"] == 1 and r["beta_norm"] == 2)
           else ("— / ~1900" if r["condition_number"] == 100 else "—"),
-          "ours": f"{_fmt(r['em'], cap)} / {_fmt(r['gd'], cap)}"} for r in rows] + [
+          "ours": f"{_fmt(r['em'], cap)} / {_fmt(r['gd'], cap)} (GD step {_steps(r['gd_learning_rates'])})"}
+         for r in rows] + [
         {"setting": f"altered {img['dataset']}: train NLL (EM@5, EM@{n_em} / GD@{n_gd})",
          "paper": "EM ~0.85@50 / GD ~1.75@50", "ours": f"{em5:.3f}, {em_last:.3f} / {gd50:.3f}"},
         {"setting": "test accuracy (EM / GD)", "paper": "EM saturates by ~10", "ours": f"{em_acc:.3f} / {gd_acc:.3f}"},
