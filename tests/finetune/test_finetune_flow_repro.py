@@ -11,11 +11,12 @@ def test_flow_repro_smoke_runs_checks_and_plots(tmp_path, monkeypatch):
     result = flow.run(scale="smoke", seed=0)
     json.dumps(result)  # plain JSON-able numbers
     assert set(result["summary"]) == {"pretrained", *flow.ARMS}
+    assert set(result["mixed"]["summary"]) == {"pretrained", *flow.MIXED_ARMS}
     assert result["summary"]["pretrained"]["forgetting_mean"] == 0.0
     assert 0 < result["seeds"][0]["mean_w"] < 1
     verdict = flow.check(result)
     assert set(verdict) == {"reproduced", "claims", "table", "note"}
-    assert len(verdict["claims"]) == 5 and all(isinstance(c["held"], bool) for c in verdict["claims"])
+    assert len(verdict["claims"]) == 7 and all(isinstance(c["held"], bool) for c in verdict["claims"])
     figures = flow.plot(result, tmp_path)
     assert figures and all(f.exists() and f.stat().st_size > 0 for f in figures)
     with pytest.raises(ValueError, match="scale"):

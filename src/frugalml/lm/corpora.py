@@ -194,8 +194,14 @@ def load_gsm_task(n_train: int = 512, n_validation: int = 128, *, random_state=0
 
 
 def synthetic_arithmetic_task(n_train: int = 256, n_validation: int = 64, *, random_state=0,
-                              max_operand: int = 99) -> PromptResponseTask:
-    """Additions ``a + b`` as prompt/response pairs (no dependency; for tests and quick runs)."""
+                              max_operand: int = 99, style: str = "prose") -> PromptResponseTask:
+    """Additions ``a + b`` as prompt/response pairs (no dependency; for tests and quick runs).
+
+    ``style="prose"`` answers ``a + b = c\n#### c``; ``style="python"`` answers with a short
+    Python program (``result = a + b`` / ``print(result)  # c``), the program-of-thought format.
+    """
+    if style not in ("prose", "python"):
+        raise ValueError(f"style must be 'prose' or 'python'; got {style!r}")
     rng = check_random_state(random_state)
     seen, items = set(), []
     while len(items) < n_train + n_validation:
@@ -205,7 +211,11 @@ def synthetic_arithmetic_task(n_train: int = 256, n_validation: int = 64, *, ran
                 raise ValueError("n_train + n_validation exceeds the number of distinct problems")
             continue
         seen.add((a, b))
-        items.append((f"Question: What is {a} + {b}?\nAnswer: ", f"{a} + {b} = {a + b}\n#### {a + b}"))
+        if style == "prose":
+            response = f"{a} + {b} = {a + b}\n#### {a + b}"
+        else:
+            response = f"result = {a} + {b}\nprint(result)  # {a + b}\n"
+        items.append((f"Question: What is {a} + {b}?\nAnswer: ", response))
     tr, va = items[:n_train], items[n_train:]
     return PromptResponseTask("arithmetic", [p for p, _ in tr], [r for _, r in tr],
                               [p for p, _ in va], [r for _, r in va])
