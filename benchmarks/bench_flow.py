@@ -64,7 +64,7 @@ def hf_trainer_epoch(model, dataset, *, lr, batch_size, pad, seed):
     n_tok = sum(len(x["input_ids"]) for x in dataset)
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=batch_size, num_train_epochs=1,
-                                 learning_rate=lr, lr_scheduler_type="cosine", warmup_ratio=0.05,
+                                 learning_rate=lr, lr_scheduler_type="cosine", warmup_steps=1,
                                  max_grad_norm=1.0, report_to=[], save_strategy="no", logging_strategy="no",
                                  use_cpu=True, dataloader_num_workers=0, seed=seed, disable_tqdm=True)
         trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator)

@@ -57,3 +57,14 @@ def test_synthetic_arithmetic_is_correct():
         a, b = (int(x) for x in p.split("What is ")[1].split("?")[0].split(" + "))
         assert r.endswith(f"#### {a + b}")
     assert not set(task.train_prompts) & set(task.validation_prompts)
+
+
+def test_synthetic_arithmetic_python_style():
+    task = synthetic_arithmetic_task(5, 2, random_state=1, style="python")
+    for p, r in zip(task.train_prompts, task.train_responses):
+        a, b = (int(x) for x in p.split("What is ")[1].split("?")[0].split(" + "))
+        scope = {}
+        exec(r.replace("print(result)", "pass"), scope)  # the response is a runnable program
+        assert scope["result"] == a + b and r.rstrip().endswith(f"# {a + b}")
+    with pytest.raises(ValueError, match="style"):
+        synthetic_arithmetic_task(2, 1, style="latex")

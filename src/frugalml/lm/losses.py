@@ -28,11 +28,11 @@ def token_losses(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tens
     """
     if logits.ndim != 3 or labels.shape != logits.shape[:2]:
         raise ValueError(f"logits must be [B, T, V] and labels [B, T]; got {tuple(logits.shape)} and {tuple(labels.shape)}")
-    shift_logits = logits[:, :-1, :].float()                         # [B, T-1, V]
-    shift_labels = labels[:, 1:]                                      # [B, T-1]
-    mask = shift_labels != IGNORE_INDEX                               # [B, T-1]
-    losses = F.cross_entropy(shift_logits.transpose(1, 2), shift_labels.clamp_min(0), reduction="none")  # [B, T-1]
-    return losses * mask, mask
+    B, T, V = logits.shape
+    shift_logits = logits[:, :-1, :].float().reshape(-1, V)          # [B*(T-1), V]
+    shift_labels = labels[:, 1:].reshape(-1)                          # [B*(T-1)]
+    losses = F.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE_INDEX, reduction="none")  # 0 if masked
+    return losses.view(B, T - 1), (shift_labels != IGNORE_INDEX).view(B, T - 1)
 
 
 def per_sample_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
