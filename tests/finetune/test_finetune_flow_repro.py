@@ -21,3 +21,14 @@ def test_flow_repro_smoke_runs_checks_and_plots(tmp_path, monkeypatch):
     assert figures and all(f.exists() and f.stat().st_size > 0 for f in figures)
     with pytest.raises(ValueError, match="scale"):
         flow.run(scale="huge")
+
+
+def test_flow_paper_scale_needs_a_gpu():
+    import torch
+
+    from frugalml.repro import flow
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: --scale paper would run")
+    with pytest.raises(RuntimeError, match="CUDA GPU"):
+        flow.run(scale="paper")

@@ -126,3 +126,32 @@ def test_pretrained_cache_trains_once(tmp_path):
     assert ev and ev[-1]["val_loss"] < math.log(len(tok1))  # learned something beyond uniform
     with pytest.raises(ValueError, match="preset"):
         pretrained_small_lm("huge", cache=tmp_path)
+
+
+def test_token_accuracy_matches_hand_count(tok):
+    from frugalml.lm import evaluate_token_accuracy
+
+    model = make_small_lm(CFG, tokenizer=tok, random_state=2)
+    ds = PromptResponseDataset(tok, ["Q: 1?\nA: ", "Q: two?\nA: "], ["one", "22 two"], max_length=64)
+    hits = total = 0
+    with torch.no_grad():
+        for i in range(len(ds)):
+            ids, labels = ds[i]["input_ids"], ds[i]["labels"]
+            pred = model(ids[None]).logits[0, :-1].argmax(-1)
+            keep = labels[1:] != -100
+            hits += int((pred[keep] == labels[1:][keep]).sum())
+            total += int(keep.sum())
+    assert evaluate_token_accuracy(model, ds, batch_size=2, pad_token_id=tok.pad_token_id) == hits / total
+
+
+def test_corpus_validation_blocks_come_from_held_out_files(tmp_path):
+    from frugalml.lm import PRESETS, corpus_validation_blocks
+
+    preset = PRESETS["tiny"]
+    corpus = preset.load_corpus()
+    assert not set(corpus.train_ids) & set(corpus.validation_ids)
+    _, tok_, _ = pretrained_small_lm("tiny", cache=tmp_path)
+    blocks = corpus_validation_blocks("tiny", tok_, max_blocks=4)
+    assert len(blocks) == 4 and blocks[0]["input_ids"].shape == (preset.block_size,)
+    first = tok_(corpus.validation[0], add_special_tokens=False)["input_ids"][: preset.block_size]
+    assert blocks[0]["input_ids"].tolist()[: len(first)] == first
