@@ -160,3 +160,25 @@ def test_lora_trains_adapters_only_and_merges_to_plain_llama(setup):
     assert sd0.keys() == sd1.keys()
     changed = {k for k in sd0 if not torch.equal(sd0[k], sd1[k])}
     assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in changed)
+
+
+def test_token_level_weights_unit_equals_standard_and_loss_by_hand(setup):
+    from frugalml.lm import TokenWeightedDataset, causal_lm_loss, collate
+
+    tok, ds, model = setup
+    tl = sample_losses(model, ds, token_level=True, pad_token_id=tok.pad_token_id)
+    ones = [np.ones_like(t) for t in tl]
+    kw = dict(lr=3e-3, epochs=1, batch_size=8, random_state=1, pad_token_id=tok.pad_token_id)
+    a = finetune(copy.deepcopy(model), ds, **kw).model
+    b = finetune(copy.deepcopy(model), ds, token_weights=ones, **kw).model
+    assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a.parameters(), b.parameters()))
+    # objective: mean over samples of mean_t w_it l_it, with the weights on the right tokens
+    tw = flow_token_weights(tl)
+    batch = collate([TokenWeightedDataset(ds, tw)[i] for i in range(3)], pad_token_id=tok.pad_token_id)
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        got = causal_lm_loss(logits, batch["labels"], token_weights=batch["token_weight"])
+    expected = np.mean([np.mean(tw[i] * tl[i]) for i in range(3)])
+    assert float(got) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="labelled tokens"):
+        TokenWeightedDataset(ds, [t[:-1] for t in tl])

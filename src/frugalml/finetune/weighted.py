@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from frugalml._core import check_option
-from frugalml.lm.data import WeightedDataset
+from frugalml.lm.data import TokenWeightedDataset, WeightedDataset
 from frugalml.lm.train import TrainConfig, TrainResult, train_causal_lm
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -44,7 +44,7 @@ def l2_to_init(model, strength: float):
     return regularizer
 
 
-def finetune(model, dataset, *, sample_weights=None, method: str = "full", lr: float = 1e-3,
+def finetune(model, dataset, *, sample_weights=None, token_weights=None, method: str = "full", lr: float = 1e-3,
              epochs: float = 1.0, batch_size: int = 16, l2_to_init_strength: float = 0.0,
              lora_r: int = 8, lora_alpha: int = 16, lora_target_modules=None, merge: bool = True,
              eval_dataset=None, random_state=0, pad_token_id: int = 0, **train_overrides) -> FinetuneResult:
@@ -59,6 +59,9 @@ def finetune(model, dataset, *, sample_weights=None, method: str = "full", lr: f
     sample_weights : array-like of shape (n,), optional
         ``w_i`` multiplying each sample's loss (FLOW: :func:`flow_weights`). ``None`` is
         standard fine-tuning; all-ones weights give exactly the same objective.
+    token_weights : list of 1-D arrays, optional
+        FLOW's token-level variant: one weight per labelled token of each sample
+        (:func:`flow_token_weights`). Combines with ``sample_weights``.
     method : "full" or "lora"
     lr, epochs, batch_size : optimisation settings (AdamW, warmup + cosine, clip 1.0).
     l2_to_init_strength : float
@@ -73,7 +76,8 @@ def finetune(model, dataset, *, sample_weights=None, method: str = "full", lr: f
     check_option(method, ("full", "lora"), "method")
     if l2_to_init_strength < 0:
         raise ValueError(f"l2_to_init_strength must be >= 0; got {l2_to_init_strength!r}")
-    data = dataset if sample_weights is None else WeightedDataset(dataset, sample_weights)
+    data = dataset if token_weights is None else TokenWeightedDataset(dataset, token_weights)
+    data = data if sample_weights is None else WeightedDataset(data, sample_weights)
     if method == "lora":
         from peft import LoraConfig, get_peft_model
 

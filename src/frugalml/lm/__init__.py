@@ -9,7 +9,14 @@ from frugalml.lm.corpora import (
     load_text_files,
     synthetic_arithmetic_task,
 )
-from frugalml.lm.data import IGNORE_INDEX, BlockDataset, PromptResponseDataset, WeightedDataset, collate
+from frugalml.lm.data import (
+    IGNORE_INDEX,
+    BlockDataset,
+    PromptResponseDataset,
+    TokenWeightedDataset,
+    WeightedDataset,
+    collate,
+)
 from frugalml.lm.losses import causal_lm_loss, per_sample_loss, token_losses
 from frugalml.lm.models import (
     ModelNotFoundError,
@@ -33,7 +40,7 @@ from frugalml.lm.train import (
 
 __all__ = [
     "IGNORE_INDEX", "PRESETS", "BlockDataset", "ModelNotFoundError", "PretrainPreset", "PromptResponseDataset",
-    "PromptResponseTask", "SmallLMConfig", "TextCorpus", "TrainConfig", "TrainResult", "WeightedDataset",
+    "PromptResponseTask", "SmallLMConfig", "TextCorpus", "TokenWeightedDataset", "TrainConfig", "TrainResult", "WeightedDataset",
     "causal_lm_loss", "collate", "corpus_validation_blocks", "count_parameters", "evaluate_loss",
     "evaluate_losses", "evaluate_token_accuracy", "load_corpus", "load_gsm_task", "load_pretrained", "load_smollm2", "load_text_files",
     "make_small_lm", "per_sample_loss", "pretrain", "pretrained_small_lm", "smollm2_gguf_path",

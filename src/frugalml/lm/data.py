@@ -110,6 +110,11 @@ def collate(batch, pad_token_id: int = 0):
            "index": torch.tensor([x.get("index", -1) for x in batch])}
     if "weight" in batch[0]:
         out["weight"] = torch.tensor([float(x["weight"]) for x in batch], dtype=torch.float32)
+    if "token_weight" in batch[0]:
+        tw = torch.zeros((B, T), dtype=torch.float32)                  # [B, T], aligned with labels
+        for b, x in enumerate(batch):
+            tw[b, : len(x["token_weight"])] = x["token_weight"]
+        out["token_weight"] = tw
     return out
 
 
@@ -129,3 +134,34 @@ class WeightedDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         return {**self.dataset[i], "weight": float(self.weights[i])}
+
+
+class TokenWeightedDataset(torch.utils.data.Dataset):
+    """Attach per-token weights (FLOW's token-level variant) to a dataset.
+
+    ``token_weights[i]`` holds one weight per *labelled* position of example ``i`` in order
+    (the output of ``flow_token_weights(sample_losses(..., token_level=True))``); it is
+    scattered into ``item["token_weight"]``, aligned with ``labels`` (0 at masked positions).
+    """
+
+    def __init__(self, dataset, token_weights):
+        if len(token_weights) != len(dataset):
+            raise ValueError(f"token_weights must have one array per example ({len(dataset)}); got {len(token_weights)}")
+        self.dataset, self.token_weights = dataset, []
+        for i, w in enumerate(token_weights):
+            w = torch.as_tensor(w, dtype=torch.float32).reshape(-1)
+            labels = dataset[i]["labels"]
+            positions = torch.nonzero(labels[1:] != IGNORE_INDEX).reshape(-1) + 1   # predicted tokens
+            if len(w) != len(positions):
+                raise ValueError(f"token_weights[{i}] has {len(w)} entries; example {i} has {len(positions)} labelled tokens")
+            if not torch.isfinite(w).all() or (w < 0).any():
+                raise ValueError(f"token_weights[{i}] must be finite and non-negative")
+            full = torch.zeros(len(labels), dtype=torch.float32)
+            full[positions] = w
+            self.token_weights.append(full)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        return {**self.dataset[i], "token_weight": self.token_weights[i]}

@@ -44,14 +44,22 @@ def per_sample_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return losses.sum(dim=1) / counts                                 # [B]
 
 
-def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None,
+                   token_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Batch objective ``(1/B) sum_i w_i l_i`` (FLOW, Alg. 1 line 4); ``w = 1`` without weights.
 
     The standard loss is the mean over samples of each sample's mean token loss (for
     equal-length fully labelled blocks this equals Hugging Face's token-mean loss).
     The weights are used as given: pass ``w / mean(w)`` for the normalised variant.
+    ``token_weights`` ([B, T], aligned with ``labels``) gives FLOW's token-level objective:
+    ``l_i = mean_t w_it l_it`` over the labelled positions of sample ``i``.
     """
-    l = per_sample_loss(logits, labels)                              # [B]
+    if token_weights is not None:
+        losses, mask = token_losses(logits, labels)                   # [B, T-1]
+        tw = token_weights[:, 1:].to(losses.dtype)                    # [B, T-1]
+        l = (tw * losses).sum(dim=1) / mask.sum(dim=1).clamp_min(1)   # [B]
+    else:
+        l = per_sample_loss(logits, labels)                          # [B]
     if weights is None:
         return l.mean()
     weights = weights.to(l.dtype).reshape(-1)

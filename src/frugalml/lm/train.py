@@ -186,7 +186,7 @@ def train_causal_lm(model, train_dataset, *, config: TrainConfig | None = None, 
         for batch in loader:
             with accelerator.accumulate(model):
                 logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-                loss = causal_lm_loss(logits, batch["labels"], batch.get("weight"))
+                loss = causal_lm_loss(logits, batch["labels"], batch.get("weight"), batch.get("token_weight"))
                 running.append(float(loss.detach()))
                 if regularizer is not None:
                     loss = loss + regularizer(model)
