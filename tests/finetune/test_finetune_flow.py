@@ -182,3 +182,12 @@ def test_token_level_weights_unit_equals_standard_and_loss_by_hand(setup):
     assert float(got) == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match="labelled tokens"):
         TokenWeightedDataset(ds, [t[:-1] for t in tl])
+
+
+def test_lora_is_seeded(setup):
+    tok, ds, model = setup
+    kw = dict(method="lora", lora_r=2, lr=1e-2, batch_size=8, pad_token_id=tok.pad_token_id)
+    a = finetune(copy.deepcopy(model), ds, random_state=3, **kw).model
+    b = finetune(copy.deepcopy(model), ds, random_state=3, **kw).model
+    c = finetune(copy.deepcopy(model), ds, random_state=4, **kw).model
+    assert _same(a, b) and not _same(a, c)

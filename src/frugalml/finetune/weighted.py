@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
-from frugalml._core import check_option
+from frugalml._core import check_option, check_random_state
 from frugalml.lm.data import TokenWeightedDataset, WeightedDataset
+from frugalml.lm.models import _seeded
 from frugalml.lm.train import TrainConfig, TrainResult, train_causal_lm
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -83,7 +84,9 @@ def finetune(model, dataset, *, sample_weights=None, token_weights=None, method:
 
         cfg = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=0.0,
                          target_modules=list(lora_target_modules or LORA_TARGETS), task_type="CAUSAL_LM")
-        train_model = get_peft_model(model, cfg)
+        seed = int(check_random_state(random_state).integers(0, 2**31 - 1))
+        with _seeded(seed):  # PEFT draws lora_A from torch's global generator
+            train_model = get_peft_model(model, cfg)
     else:
         train_model = model
     n_trainable = sum(p.numel() for p in train_model.parameters() if p.requires_grad)

@@ -29,7 +29,8 @@ CLAIM = ("Weighting each fine-tuning sample by exp(-l_i/median(l)) of its pre-tr
 ARMS = ["standard", "flow", "flow_normalized", "standard_lr_x_mean_w", "l2_init", "wise_ft", "lora", "flow_lora"]
 ARM_LABELS = {"standard": "standard FT", "flow": "FLOW (paper)", "flow_normalized": "FLOW normalised",
               "standard_lr_x_mean_w": "standard FT, lr x mean(w)", "l2_init": "l2-to-init",
-              "wise_ft": "WiSE-FT (0.5)", "lora": "LoRA", "flow_lora": "FLOW + LoRA"}
+              "wise_ft": "WiSE-FT (0.5)", "lora": "LoRA", "flow_lora": "FLOW + LoRA",
+              "flow_sharp": "FLOW, tau = median/10, normalised (ablation)"}
 
 SCALES = {
     "smoke": dict(preset="smoke", n_seeds=1, n_train=32, n_validation=16, max_prompt=110, max_length=160,
@@ -46,7 +47,8 @@ SCALES = {
 # (half GSM prose, half arithmetic answered as short Python programs, near P). FLOW's weights
 # only differ from uniform when the pre-trained losses spread out; this setting tests the
 # mechanism where they do. Fewer arms to fit the CPU budget.
-MIXED_ARMS = ["standard", "flow", "flow_normalized", "standard_lr_x_mean_w"]
+# "flow_sharp" (not in the paper) asks whether reweighting helps once the weights really spread.
+MIXED_ARMS = ["standard", "flow", "flow_normalized", "standard_lr_x_mean_w", "flow_sharp"]
 
 
 def _paper_substrate(cfg):
@@ -145,6 +147,7 @@ def _run_setting(task, arms, pre_model, tok, p_val, cfg, rs):
     losses = sample_losses(pre_model, f_train, pad_token_id=pad)
     weight_s = time.perf_counter() - t0
     w = flow_weights(losses)
+    w_sharp = flow_weights(losses, tau=float(np.median(losses)) / 10, normalize=True)
     hard = hardest_fraction(losses, 0.1)
     f_hard = torch.utils.data.Subset(f_train, hard.tolist())
     common = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], random_state=rs, pad_token_id=pad)
@@ -157,6 +160,7 @@ def _run_setting(task, arms, pre_model, tok, p_val, cfg, rs):
         "l2_init": dict(lr=cfg["lr"], l2_to_init_strength=cfg["l2"]),
         "lora": dict(lora),
         "flow_lora": dict(lora, sample_weights=w),
+        "flow_sharp": dict(lr=cfg["lr"], sample_weights=w_sharp),
     }
     out_arms, times = {"pretrained": _metrics(pre_model, p_val, f_val, f_hard, pad)}, {}
     standard_model = None
@@ -176,6 +180,7 @@ def _run_setting(task, arms, pre_model, tok, p_val, cfg, rs):
     return {"seed": rs, "arms": out_arms, "train_s": times, "weight_s": weight_s, "losses": losses.tolist(),
             "weights": w.tolist(), "hard_idx": hard.tolist(), "mean_w": float(w.mean()),
             "loss_cv": float(losses.std() / losses.mean()), "w_ratio": float(w.max() / w.min()),
+            "w_sharp_ratio": float(w_sharp.max() / w_sharp.min()),
             "n_train_tokens": f_train.n_tokens}
 
 
@@ -281,7 +286,9 @@ def check(result: dict) -> dict:
                "ours": f"{_fmt(s, arm)}, target token acc {s[arm]['target_acc_mean']:.3f}, P+target {tot[arm]:.3f}"}
               for arm in ARMS]
     table += [{"setting": f"mixed: {ARM_LABELS[arm]}", "paper": "",
-               "ours": f"{_fmt(m, arm)}, target token acc {m[arm]['target_acc_mean']:.3f}, P+target {mtot[arm]:.3f}"}
+               "ours": f"{_fmt(m, arm)}, target token acc {m[arm]['target_acc_mean']:.3f}, P+target {mtot[arm]:.3f}"
+                       + (f", w max/min {np.mean([sd['w_sharp_ratio'] for sd in result['mixed']['seeds']]):.1f}"
+                          if arm == "flow_sharp" else "")}
               for arm in MIXED_ARMS]
     table.append({"setting": "FLOW weights overhead", "paper": "~17% of 2 epochs (one inference pass)",
                   "ours": f"{100 * result['weight_overhead_frac_of_epoch']:.1f}% of one epoch"})
@@ -300,7 +307,7 @@ def check(result: dict) -> dict:
 
 
 def _tradeoff(ax, summary, arms, title):
-    markers = dict(zip(["pretrained"] + ARMS, "*osDv^<>Xp"))
+    markers = dict(zip(["pretrained"] + ARMS + ["flow_sharp"], "*osDv^<>XpP"))
     for arm in ["pretrained"] + arms:
         a = summary[arm]
         ax.errorbar(a["target_loss_mean"], a["p_loss_mean"], xerr=a["target_loss_std"], yerr=a["p_loss_std"],
