@@ -18,12 +18,12 @@ import importlib
 # name -> one-line description (the paper). Order is the order of the report.
 EXPERIMENTS = {
     "gm_matching": "GM Matching: robust k-subset selection via the geometric median (Acharya et al., 2025)",
-    "flow": "FLOW: upweighting easy samples in fine-tuning mitigates forgetting (Sanyal et al., ICML 2025)",
     "retraining": "Consensus-based retraining with predicted hard labels under label DP (Das et al., ICML 2025)",
-    "minimax": "Adaptive, line-search-free second-order optimistic methods for convex-concave min-max (Jiang et al., NeurIPS 2024)",
-    "contrastive": "InfoNCE on Gaussian mixtures recovers the Fisher subspace; CLIP keeps the shared part (Bansal et al., 2025)",
     "moe_em": "Mixtures of experts fitted by EM (mirror descent) vs gradient descent (Fruytier et al., ICML 2025)",
+    "contrastive": "InfoNCE on Gaussian mixtures recovers the Fisher subspace; CLIP keeps the shared part (Bansal et al., 2025)",
     "icl": "Softmax attention learns an in-context window that adapts to task Lipschitzness (Collins et al., NeurIPS 2024)",
+    "minimax": "Adaptive, line-search-free second-order optimistic methods for convex-concave min-max (Jiang et al., NeurIPS 2024)",
+    "flow": "FLOW: upweighting easy samples in fine-tuning mitigates forgetting (Sanyal et al., ICML 2025)",
 }
 
 SCALES = ("smoke", "default", "paper")
