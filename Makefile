@@ -40,9 +40,10 @@ smoke: install
 test: install
 	$(VPY) -m pytest -q
 
+# Benchmarks against the peers (geom-median, cleanlab, cgmm): minutes, not part of the tests.
 bench: install
-	$(VPY) -m pip install --quiet geom-median
-	$(VPY) benchmarks/bench_gm_matching.py
+	$(VPY) -m pip install --quiet -e ".[bench]"
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(VPY) $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
