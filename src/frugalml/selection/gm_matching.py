@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from frugalml.selection.base import BaseSelector
+from frugalml.selection.base import BaseSelector, allocate_budget
 from frugalml.selection.geometric_median import geometric_median
 from frugalml.selection.herding import herding
 
@@ -75,8 +75,6 @@ class GMMatching(BaseSelector):
         return geometric_median(X, tol=self.tol, max_iter=self.max_iter).median
 
     def _select_group(self, X, k, rng):
-        from frugalml.selection.base import allocate_budget
-
         if self.n_batches == 1:
             return herding(X, self.target(X, rng), k, exact=self.exact_step)
         batches = [b for b in np.array_split(rng.permutation(len(X)), self.n_batches) if b.size]
