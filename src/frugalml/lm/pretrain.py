@@ -79,6 +79,10 @@ class PretrainPreset:
     # *tokenizer's* training text only, as real LLM tokenizers cover English and math; the
     # model itself is pre-trained on the corpus alone. 0 disables.
     tokenizer_gsm_chars: int = 0
+    # Optimiser step at which an early checkpoint of the same run is also kept (0: none).
+    # SVFT's "better pre-trained weights help more" compares the early and final weights.
+    early_checkpoint_step: int = 0
+    eval_every: int | None = None
 
     def key(self) -> str:
         blob = json.dumps({**asdict(self), "format": CACHE_FORMAT}, sort_keys=True)
@@ -113,6 +117,16 @@ PRESETS = {
                             tokenizer_gsm_chars=100_000),
     # for --scale default (a few minutes, once per machine)
     "default": PretrainPreset(tokenizer_gsm_chars=400_000),
+    # The shared 8-layer reference of SVFT and Inheritune: an order of magnitude more tokens
+    # than "default" (3000 steps x 16 x 128 = 6.1M tokens, ~1.9 passes over the whole CPython
+    # standard library), with an early checkpoint at step 300 (10% of the run). About 20
+    # minutes on 2 idle cores, once per machine.
+    "reference": PretrainPreset(max_train_chars=20_000_000, n_layer=8, max_steps=3000, lr=2e-3,
+                                tokenizer_gsm_chars=400_000, early_checkpoint_step=300, eval_every=500),
+    # The same recipe at smoke scale: 4 layers, seconds (early checkpoint at step 20).
+    "reference_smoke": PretrainPreset(max_train_chars=300_000, max_validation_chars=30_000, vocab_size=1024,
+                                      n_layer=4, d_model=64, n_head=2, block_size=64, batch_size=16,
+                                      max_steps=80, tokenizer_gsm_chars=100_000, early_checkpoint_step=20),
 }
 
 
@@ -121,7 +135,7 @@ def cache_dir(root=None) -> Path:
     return Path(root or os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "frugalml")
 
 
-def pretrained_small_lm(preset="default", *, cache=None, force: bool = False):
+def pretrained_small_lm(preset="default", *, cache=None, force: bool = False, checkpoint: str = "final"):
     """The small LM pre-trained on the preset's corpus: loaded from the cache, trained once if absent.
 
     Parameters
@@ -132,6 +146,9 @@ def pretrained_small_lm(preset="default", *, cache=None, force: bool = False):
         Cache root (see :func:`cache_dir`).
     force : bool
         Retrain even when cached.
+    checkpoint : {"final", "early"}
+        ``"early"`` loads the checkpoint kept at ``preset.early_checkpoint_step`` of the same
+        run (same tokenizer); presets without one raise ``ValueError``.
 
     Returns
     -------
@@ -146,6 +163,10 @@ def pretrained_small_lm(preset="default", *, cache=None, force: bool = False):
         preset = PRESETS[preset]
     if not isinstance(preset, PretrainPreset):
         raise ValueError(f"preset must be a str or PretrainPreset; got {type(preset).__name__}")
+    if checkpoint not in ("final", "early"):
+        raise ValueError(f"checkpoint must be 'final' or 'early'; got {checkpoint!r}")
+    if checkpoint == "early" and not preset.early_checkpoint_step:
+        raise ValueError("checkpoint='early' needs a preset with early_checkpoint_step > 0")
     final = cache_dir(cache) / "lm" / preset.key()
     if force and final.exists():
         shutil.rmtree(final)
@@ -153,29 +174,43 @@ def pretrained_small_lm(preset="default", *, cache=None, force: bool = False):
         corpus = preset.load_corpus()
         start = time.perf_counter()
         tokenizer = train_tokenizer(preset.tokenizer_texts(corpus.train), vocab_size=preset.vocab_size)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+        early = preset.early_checkpoint_step
         model, tokenizer, result = pretrain(
             corpus.train, validation_texts=corpus.validation, tokenizer=tokenizer,
             model_config=preset.model_config(), block_size=preset.block_size,
             train_config=TrainConfig(lr=preset.lr, weight_decay=preset.weight_decay, batch_size=preset.batch_size,
-                                     max_steps=preset.max_steps, warmup=0.05),
+                                     max_steps=preset.max_steps, warmup=0.05, eval_every=preset.eval_every,
+                                     checkpoint_dir=str(tmp / "checkpoints") if early else None,
+                                     checkpoint_steps=(early,) if early else ()),
             random_state=preset.seed)
         info = {"preset": asdict(preset), "key": preset.key(), "train": _summary(result),
                 "validation_loss": result.eval_history[-1]["val_loss"] if result.eval_history else None,
                 "pretrain_s": time.perf_counter() - start}
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
         with hf_quiet():
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
+            if early:
+                os.replace(tmp / "checkpoints" / f"step-{early}", tmp / "early")
+                shutil.rmtree(tmp / "checkpoints")
+                tokenizer.save_pretrained(tmp / "early")
+                info["early_checkpoint"] = {"step": early, "validation_loss": _early_val_loss(result, early)}
         write_json_atomic(tmp / "info.json", info)
         try:
             os.replace(tmp, final)          # atomic: a concurrent run may have won; keep theirs
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
-    model, tokenizer = load_pretrained(final)
+    model, tokenizer = load_pretrained(final / "early" if checkpoint == "early" else final)
     info = read_json(final / "info.json")
     info["path"] = str(final)
+    info["checkpoint"] = checkpoint
     return model, tokenizer, info
+
+
+def _early_val_loss(result: TrainResult, step: int):
+    """Validation loss recorded at ``step`` (when an evaluation fell on it), else None."""
+    return next((e["val_loss"] for e in result.eval_history if e["step"] == step), None)
 
 
 def _summary(result: TrainResult) -> dict:

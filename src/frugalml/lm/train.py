@@ -40,6 +40,7 @@ class TrainConfig:
     eval_every: int | None = None    # steps between validation losses (None: only at the end)
     checkpoint_dir: str | None = None
     checkpoint_every: int | None = None
+    checkpoint_steps: tuple = ()     # extra steps at which to save a checkpoint
 
     def validate(self) -> "TrainConfig":
         for name in ("lr", "batch_size", "grad_accum", "epochs"):
@@ -208,11 +209,14 @@ def train_causal_lm(model, train_dataset, *, config: TrainConfig | None = None, 
             bar.update(1)
             bar.set_postfix(loss=f"{result.history[-1]['loss']:.3f}")
             last = result.steps == total
-            if eval_dataset is not None and ((config.eval_every and result.steps % config.eval_every == 0) or last):
+            keep = result.steps in config.checkpoint_steps
+            if eval_dataset is not None and ((config.eval_every and result.steps % config.eval_every == 0)
+                                             or last or keep):
                 val = evaluate_loss(accelerator.unwrap_model(model), eval_dataset, pad_token_id=pad_token_id)
                 result.eval_history.append({"step": result.steps, "val_loss": val})
                 model.train()
-            if config.checkpoint_dir and ((config.checkpoint_every and result.steps % config.checkpoint_every == 0) or last):
+            if config.checkpoint_dir and ((config.checkpoint_every and result.steps % config.checkpoint_every == 0)
+                                          or last or keep):
                 path = Path(config.checkpoint_dir) / f"step-{result.steps}"
                 with hf_quiet():
                     accelerator.unwrap_model(model).save_pretrained(path)
