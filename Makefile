@@ -30,6 +30,13 @@ data:
 	     || echo "note: could not install dataset-fashion-mnist; Fashion-MNIST runs will fall back or fail with a clear message"; \
 	  else echo "note: run 'sudo apt-get install dataset-fashion-mnist' for the Fashion-MNIST experiments"; fi; \
 	fi
+	@if [ ! -f /usr/share/wordnet/data.noun ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -qq wordnet-base >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wordnet-base >/dev/null 2>&1)) \
+	     || echo "note: could not install wordnet-base; the RARe WordNet tasks will fail with a clear message"; \
+	  else echo "note: run 'sudo apt-get install wordnet-base' for the RARe WordNet retrieval tasks"; fi; \
+	fi
 
 run: install
 	$(VENV)/bin/frugalml reproduce --scale $(SCALE) --out $(OUT)
