@@ -47,20 +47,27 @@ def _cmd_select(args) -> int:
 
     from frugalml.selection import SELECTORS
 
+    from frugalml._core.validation import check_path, check_scalar, load_npy
+
     try:
-        X = np.load(args.embeddings)
-        y = np.load(args.labels) if args.labels else None
-        cls = SELECTORS[args.method]
-        kwargs = dict(fraction=args.fraction) if args.n_select is None else dict(n_select=args.n_select)
+        out = check_path(args.out, "--out", must_exist=False, kind="file")
+        if not out.parent.is_dir():
+            raise ValueError(f"--out: folder {str(out.parent)!r} does not exist; create it first")
+        X = load_npy(args.embeddings, "--embeddings")
+        y = load_npy(args.labels, "--labels") if args.labels else None
         if args.fraction is not None and args.n_select is not None:
             raise ValueError("give --fraction or --n-select, not both")
+        check_scalar(args.seed, "--seed", integer=True, low=0)
+        cls = SELECTORS[args.method]
+        kwargs = dict(fraction=args.fraction) if args.n_select is None else dict(n_select=args.n_select)
         selector = cls(**kwargs, metric=args.metric, random_state=args.seed)
         idx = selector.select(X, y)
-    except (ValueError, OSError) as exc:
+        with open(out, "wb") as fh:  # exactly the path given: np.save(str) would append ".npy"
+            np.save(fh, idx, allow_pickle=False)
+    except (ValueError, TypeError, OSError) as exc:
         print(f"frugalml select: error: {exc}", file=sys.stderr)
         return 2
-    np.save(args.out, idx)
-    print(f"selected {idx.size} of {len(X)} points with {args.method}; indices written to {args.out}")
+    print(f"selected {idx.size} of {len(X)} points with {args.method}; indices written to {out}")
     return 0
 
 

@@ -33,6 +33,12 @@ def to_jsonable(obj):
     return obj
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path, obj, *, indent: int = 2) -> Path:
     """Write ``obj`` as JSON to ``path`` through a temporary file and ``os.replace``."""
     path = Path(path)
@@ -42,6 +48,7 @@ def write_json_atomic(path, obj, *, indent: int = 2) -> Path:
         with os.fdopen(fd, "w") as fh:
             json.dump(to_jsonable(obj), fh, indent=indent)
             fh.write("\n")
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give results the figures' permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -7,6 +7,7 @@ import traceback
 from pathlib import Path
 
 from frugalml._core.results import write_json_atomic
+from frugalml._core.validation import check_option, check_path, check_scalar
 from frugalml.repro import EXPERIMENTS, SCALES, load_experiment
 from frugalml.repro.report import build_report
 
@@ -15,6 +16,11 @@ def run_one(name: str, scale: str, seed: int, out: Path) -> dict:
     """Run one experiment end to end; never raises: a crash is recorded in the result."""
     outdir = Path(out) / name
     outdir.mkdir(parents=True, exist_ok=True)
+    # A placeholder first: if the process is killed mid-run, the report shows this experiment as
+    # interrupted instead of silently showing a stale result from an earlier run.
+    write_json_atomic(outdir / "result.json", {
+        "name": name, "scale": scale, "seed": seed, "status": "interrupted", "figures": [],
+        "error": "the run stopped (killed or interrupted) before this experiment finished"})
     record = {"name": name, "scale": scale, "seed": seed, "status": "crashed", "figures": []}
     start = time.perf_counter()
     try:
@@ -40,20 +46,24 @@ def run_one(name: str, scale: str, seed: int, out: Path) -> dict:
 
 def reproduce(names=None, *, scale: str = "default", seed: int = 0, out="runs/latest", log=print) -> list[dict]:
     """Run the named experiments (all when ``names`` is empty) and write ``out/report.html``."""
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}; got {scale!r}")
+    check_option(scale, SCALES, "scale")
+    seed = check_scalar(seed, "seed", integer=True, low=0, high=2**32 - 1)
     names = list(names) if names else list(EXPERIMENTS)
     for name in names:
         if name not in EXPERIMENTS:
             raise ValueError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}")
-    out = Path(out)
+    out = check_path(out, "out", must_exist=False, kind="dir")
     records = []
-    for name in names:
-        log(f"[{name}] running at scale={scale}, seed={seed} ...")
-        record = run_one(name, scale, seed, out)
-        log(f"[{name}] {record['status']} in {record['runtime_s']:.1f} s")
-        if record["status"] == "crashed":
-            log(f"[{name}] {record.get('error')}")
-        records.append(record)
-    build_report(out)
+    try:
+        for name in names:
+            log(f"[{name}] running at scale={scale}, seed={seed} ...")
+            record = run_one(name, scale, seed, out)
+            log(f"[{name}] {record['status']} in {record['runtime_s']:.1f} s")
+            if record["status"] == "crashed":
+                log(f"[{name}] {record.get('error')}")
+            records.append(record)
+            build_report(out)  # after each experiment: an interrupted run still leaves a current report
+    finally:
+        if out.is_dir() and any(out.glob("*/result.json")):
+            build_report(out)
     return records
