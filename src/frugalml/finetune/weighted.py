@@ -2,7 +2,8 @@
 
 ``finetune`` runs the shared loop (:func:`frugalml.lm.train_causal_lm`) on
 ``(1/B) sum_i w_i l_i`` with optional l2 pull towards the pre-trained weights, on all
-weights (``method="full"``) or on LoRA adapters (Hugging Face PEFT, ``method="lora"``).
+weights (``method="full"``), on LoRA adapters (Hugging Face PEFT, ``method="lora"``) or on SVFT
+adapters (:mod:`frugalml.finetune.svft`, ``method="svft"``).
 ``wise_ft`` interpolates pre-trained and fine-tuned weights (Wortsman et al., 2022).
 """
 
@@ -30,24 +31,30 @@ class FinetuneResult:
     n_trainable: int
 
 
-def l2_to_init(model, strength: float):
-    """Regulariser ``strength * sum_j ||theta_j - theta_j^0||^2`` over trainable parameters.
+def l2_to_init(model, strength: float, *, per_parameter: bool = True):
+    """Regulariser pulling the trainable parameters towards their values when this is called.
 
-    ``theta^0`` is snapshotted when this is called (before fine-tuning).
+    ``per_parameter=True`` (default, as the official FLOW trainer's l2 baseline):
+    ``strength * sum_j ||theta_j - theta_j^0||^2 / N`` with ``N`` the number of trainable
+    scalars, so one strength means the same pull for any model size. ``False``: the plain sum
+    ``strength * sum_j ||theta_j - theta_j^0||^2``.
     """
     if not strength > 0:
         raise ValueError(f"l2 strength must be positive; got {strength!r}")
     anchors = [(p, p.detach().clone()) for p in model.parameters() if p.requires_grad]
+    scale = strength / sum(p.numel() for p, _ in anchors) if per_parameter else strength
 
     def regularizer(_model):
-        return strength * sum(((p - p0) ** 2).sum() for p, p0 in anchors)
+        return scale * sum(((p - p0) ** 2).sum() for p, p0 in anchors)
 
     return regularizer
 
 
 def finetune(model, dataset, *, sample_weights=None, token_weights=None, method: str = "full", lr: float = 1e-3,
              epochs: float = 1.0, batch_size: int = 16, l2_to_init_strength: float = 0.0,
-             lora_r: int = 8, lora_alpha: int = 16, lora_target_modules=None, merge: bool = True,
+             l2_per_parameter: bool = True, loss_reduction: str = "token",
+             lora_r: int = 8, lora_alpha: int = 16, lora_target_modules=None, lora_init=True,
+             svft_config=None, merge: bool = True,
              eval_dataset=None, random_state=0, pad_token_id: int = 0, **train_overrides) -> FinetuneResult:
     """Fine-tune a causal LM on prompt/response data, optionally with per-sample weights.
 
@@ -63,18 +70,29 @@ def finetune(model, dataset, *, sample_weights=None, token_weights=None, method:
     token_weights : list of 1-D arrays, optional
         FLOW's token-level variant: one weight per labelled token of each sample
         (:func:`flow_token_weights`). Combines with ``sample_weights``.
-    method : "full" or "lora"
+    method : "full", "lora" or "svft"
     lr, epochs, batch_size : optimisation settings (AdamW, warmup + cosine, clip 1.0).
     l2_to_init_strength : float
-        If positive, adds ``strength * ||theta - theta_0||^2`` (the l2-to-init baseline).
+        If positive, adds ``strength * ||theta - theta_0||^2`` (the l2-to-init baseline),
+        divided by the number of trainable parameters when ``l2_per_parameter`` (default, as
+        the official FLOW code; see :func:`l2_to_init`).
+    loss_reduction : "token" (default) or "sample"
+        "token", as the official FLOW trainer and Hugging Face: each sample's *summed* token
+        losses times ``w_i``, over the micro-batch's labelled-token count (long responses
+        weigh more). "sample": ``(1/B) sum_i w_i l_i`` with ``l_i`` the mean token loss, the
+        paper's Alg. 1 read literally. They coincide for equal-length labelled blocks.
     lora_r, lora_alpha, lora_target_modules : LoRA settings (PEFT ``LoraConfig``).
+    lora_init : bool or str
+        PEFT's ``init_lora_weights`` (``"pissa"`` for PiSSA's SVD initialisation).
+    svft_config : SVFTConfig, optional
+        For ``method="svft"`` (default: plain SVFT on the LoRA target modules).
     train_overrides : further :class:`frugalml.lm.TrainConfig` fields.
 
     Returns
     -------
     FinetuneResult
     """
-    check_option(method, ("full", "lora"), "method")
+    check_option(method, ("full", "lora", "svft"), "method")
     if l2_to_init_strength < 0:
         raise ValueError(f"l2_to_init_strength must be >= 0; got {l2_to_init_strength!r}")
     data = dataset if token_weights is None else TokenWeightedDataset(dataset, token_weights)
@@ -83,21 +101,32 @@ def finetune(model, dataset, *, sample_weights=None, token_weights=None, method:
         from peft import LoraConfig, get_peft_model
 
         cfg = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=0.0,
-                         target_modules=list(lora_target_modules or LORA_TARGETS), task_type="CAUSAL_LM")
+                         target_modules=list(lora_target_modules or LORA_TARGETS), task_type="CAUSAL_LM",
+                         init_lora_weights=lora_init)
         seed = int(check_random_state(random_state).integers(0, 2**31 - 1))
         with _seeded(seed):  # PEFT draws lora_A from torch's global generator
             train_model = get_peft_model(model, cfg)
+    elif method == "svft":
+        from frugalml.finetune.svft import SVFTConfig, apply_svft
+
+        train_model = apply_svft(model, svft_config or SVFTConfig(target_modules=list(LORA_TARGETS)))
     else:
         train_model = model
     n_trainable = sum(p.numel() for p in train_model.parameters() if p.requires_grad)
-    regularizer = l2_to_init(train_model, l2_to_init_strength) if l2_to_init_strength > 0 else None
-    config = TrainConfig(lr=lr, epochs=epochs, batch_size=batch_size, **train_overrides)
+    regularizer = (l2_to_init(train_model, l2_to_init_strength, per_parameter=l2_per_parameter)
+                   if l2_to_init_strength > 0 else None)
+    config = TrainConfig(lr=lr, epochs=epochs, batch_size=batch_size, loss_reduction=loss_reduction,
+                         **train_overrides)
     result = train_causal_lm(train_model, data, config=config, eval_dataset=eval_dataset,
                              regularizer=regularizer, random_state=random_state, pad_token_id=pad_token_id,
                              desc=f"finetune[{method}]")
     out = train_model
     if method == "lora" and merge:
         out = train_model.merge_and_unload()
+    elif method == "svft" and merge:
+        from frugalml.finetune.svft import merge_and_unload
+
+        out = merge_and_unload(train_model)
     out.eval()
     return FinetuneResult(model=out, train=result, n_trainable=n_trainable)
 
