@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from frugalml._core.validation import check_fraction, check_path, check_scalar
+
 FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
 FASHION_MNIST_ENV = "FRUGALML_FASHION_MNIST"
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -61,13 +63,18 @@ def load_fashion_mnist(directory=None, *, n_train: int | None = None, n_test: in
                        random_state=None) -> Dataset:
     """Fashion-MNIST (60k train / 10k test, 28x28) from its IDX files.
 
-    Looks in ``directory``, then ``$FRUGALML_FASHION_MNIST``, then the Debian package's
-    folder. ``n_train`` / ``n_test`` take a stratified-by-chance random subset.
+    Looks in ``directory`` when given (and only there: a missing folder is an error, never
+    a silent fallback to another copy), else in ``$FRUGALML_FASHION_MNIST``, then the Debian
+    package's folder. ``n_train`` / ``n_test`` take a random subset.
     """
-    candidates = [Path(directory)] if directory is not None else []
-    if os.environ.get(FASHION_MNIST_ENV):
-        candidates.append(Path(os.environ[FASHION_MNIST_ENV]))
-    candidates += [Path(d) for d in FASHION_MNIST_DIRS]
+    n_train = check_scalar(n_train, "n_train", integer=True, low=1, allow_none=True)
+    n_test = check_scalar(n_test, "n_test", integer=True, low=1, allow_none=True)
+    if directory is not None:
+        candidates = [check_path(directory, "directory", kind="dir")]
+    elif os.environ.get(FASHION_MNIST_ENV):
+        candidates = [check_path(os.environ[FASHION_MNIST_ENV], f"${FASHION_MNIST_ENV}", kind="dir")]
+    else:
+        candidates = [Path(d) for d in FASHION_MNIST_DIRS]
     for folder in candidates:
         files = {s: _find_idx(folder, s) for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                                   "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
@@ -82,6 +89,10 @@ def load_fashion_mnist(directory=None, *, n_train: int | None = None, n_test: in
     ytr = _read_idx(files["train-labels-idx1-ubyte"]).astype(np.int64)
     Xte = _read_idx(files["t10k-images-idx3-ubyte"]).reshape(-1, 784).astype(np.float32) / 255.0
     yte = _read_idx(files["t10k-labels-idx1-ubyte"]).astype(np.int64)
+    for split, X_, y_ in (("train", Xtr, ytr), ("t10k", Xte, yte)):
+        if len(X_) != len(y_):
+            raise ValueError(f"{split}-images-idx3-ubyte holds {len(X_)} images but {split}-labels-idx1-ubyte holds "
+                             f"{len(y_)} labels (in {files[split + '-images-idx3-ubyte'].parent}); the files must match")
     rng = np.random.default_rng(random_state)
     if n_train is not None and n_train < len(ytr):
         keep = np.sort(rng.choice(len(ytr), n_train, replace=False))
@@ -93,9 +104,12 @@ def load_fashion_mnist(directory=None, *, n_train: int | None = None, n_test: in
 
 
 def _split(name, X, y, test_fraction, random_state, shape) -> Dataset:
+    test_fraction = check_fraction(test_fraction, "test_fraction", allow_one=False)
     rng = np.random.default_rng(random_state)
     perm = rng.permutation(len(y))
     n_test = int(round(test_fraction * len(y)))
+    if not 1 <= n_test < len(y):
+        raise ValueError(f"test_fraction={test_fraction} of {len(y)} samples leaves an empty train or test split")
     te, tr = perm[:n_test], perm[n_test:]
     return Dataset(name, X[tr], y[tr], X[te], y[te], shape)
 
