@@ -17,8 +17,10 @@ def is_quiet() -> bool:
     return _QUIET or not sys.stderr.isatty()
 
 
-def progress(iterable=None, *, desc: str | None = None, total: int | None = None, leave: bool = False, **kwargs):
-    """A ``tqdm`` bar, disabled when stderr is not a terminal or after ``set_quiet()``."""
+def progress(iterable=None, *, desc: str | None = None, total: int | None = None, leave: bool = False,
+             enabled: bool = True, **kwargs):
+    """A ``tqdm`` bar, disabled when stderr is not a terminal, after ``set_quiet()`` or with
+    ``enabled=False`` (e.g. on every process but the main one of a distributed run)."""
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=desc, total=total, leave=leave, disable=is_quiet(), **kwargs)
+    return tqdm(iterable, desc=desc, total=total, leave=leave, disable=is_quiet() or not enabled, **kwargs)

@@ -2,7 +2,14 @@
 
 AdamW, linear warmup then cosine decay, gradient clipping, gradient accumulation,
 periodic validation loss, checkpoints (``save_pretrained``) and a progress bar. The
-same function runs on this CPU and, under ``accelerate launch``, on several GPUs.
+same function runs on this CPU and, unchanged, under ``accelerate launch`` or ``torchrun``
+with several processes (DDP; gloo on CPUs, NCCL on GPUs):
+
+- ``batch_size`` is the *global* micro-batch: each of N processes takes ``batch_size / N``
+  examples of it (``accelerate``'s ``split_batches``), so a run on N processes sees the same
+  batches, in the same order, as a run on one; gradients are averaged across processes.
+- the logged loss is the mean over processes; token counts are summed;
+- the progress bar, checkpoints and logs come from the main process only.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import torch
 
 from frugalml._core import progress, torch_generator
 from frugalml.lm.data import collate
-from frugalml.lm.losses import causal_lm_loss, per_sample_loss
+from frugalml.lm.losses import LOSS_REDUCTIONS, causal_lm_loss, per_sample_loss
 from frugalml.lm.models import hf_quiet
 
 
@@ -41,6 +48,7 @@ class TrainConfig:
     checkpoint_dir: str | None = None
     checkpoint_every: int | None = None
     checkpoint_steps: tuple = ()     # extra steps at which to save a checkpoint
+    loss_reduction: str = "sample"   # "sample": mean of per-sample means; "token": HF / official FLOW
 
     def validate(self) -> "TrainConfig":
         for name in ("lr", "batch_size", "grad_accum", "epochs"):
@@ -53,6 +61,8 @@ class TrainConfig:
             raise ValueError(f"schedule must be 'cosine' or 'constant'; got {self.schedule!r}")
         if self.warmup < 0:
             raise ValueError(f"warmup must be >= 0; got {self.warmup!r}")
+        if self.loss_reduction not in LOSS_REDUCTIONS:
+            raise ValueError(f"loss_reduction must be one of {LOSS_REDUCTIONS}; got {self.loss_reduction!r}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ValueError(f"grad_clip must be positive or None; got {self.grad_clip!r}")
         return self
@@ -175,20 +185,25 @@ def train_causal_lm(model, train_dataset, *, config: TrainConfig | None = None, 
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, partial(lr_lambda, total=total, warmup=warmup, schedule=config.schedule,
                            min_lr_ratio=config.min_lr_ratio))
-    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum)
+    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, split_batches=True)
+    if config.batch_size % accelerator.num_processes:
+        raise ValueError(f"batch_size ({config.batch_size}) is the global batch and must be divisible by the "
+                         f"number of processes ({accelerator.num_processes})")
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    main = accelerator.is_main_process
 
     result = TrainResult(steps=0, n_tokens=0, runtime_s=0.0)
     model.train()
     start = time.perf_counter()
-    bar = progress(total=total, desc=desc)
+    bar = progress(total=total, desc=desc, enabled=main)
     running = []
     while result.steps < total:
         for batch in loader:
             with accelerator.accumulate(model):
                 logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-                loss = causal_lm_loss(logits, batch["labels"], batch.get("weight"), batch.get("token_weight"))
-                running.append(float(loss.detach()))
+                loss = causal_lm_loss(logits, batch["labels"], batch.get("weight"), batch.get("token_weight"),
+                                      reduction=config.loss_reduction)
+                running.append(float(accelerator.reduce(loss.detach(), reduction="mean")))
                 if regularizer is not None:
                     loss = loss + regularizer(model)
                 if not torch.isfinite(loss):
@@ -199,7 +214,7 @@ def train_causal_lm(model, train_dataset, *, config: TrainConfig | None = None, 
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
-            result.n_tokens += int(batch["attention_mask"].sum())
+            result.n_tokens += int(accelerator.reduce(batch["attention_mask"].sum(), reduction="sum"))
             if not accelerator.sync_gradients:
                 continue
             result.steps += 1
@@ -218,8 +233,10 @@ def train_causal_lm(model, train_dataset, *, config: TrainConfig | None = None, 
             if config.checkpoint_dir and ((config.checkpoint_every and result.steps % config.checkpoint_every == 0)
                                           or last or keep):
                 path = Path(config.checkpoint_dir) / f"step-{result.steps}"
-                with hf_quiet():
-                    accelerator.unwrap_model(model).save_pretrained(path)
+                accelerator.wait_for_everyone()
+                if main:
+                    with hf_quiet():
+                        accelerator.unwrap_model(model).save_pretrained(path)
                 result.checkpoints.append(str(path))
             if last:
                 break
