@@ -122,14 +122,17 @@ def test_finetune_bad_inputs(setup):
 def test_l2_to_init_value_and_pull(setup):
     tok, ds, model = setup
     m = copy.deepcopy(model)
-    reg = l2_to_init(m, 0.5)
+    reg = l2_to_init(m, 0.5, per_parameter=False)
+    reg_official = l2_to_init(m, 0.5)  # default: divided by the number of trainable parameters
     assert float(reg(m).detach()) == 0.0
     with torch.no_grad():
         m.model.norm.weight.add_(0.1)
     assert float(reg(m).detach()) == pytest.approx(0.5 * 0.01 * m.model.norm.weight.numel(), rel=1e-4)
+    n_params = sum(p.numel() for p in m.parameters())
+    assert float(reg_official(m).detach()) == pytest.approx(float(reg(m).detach()) / n_params, rel=1e-5)
     kw = dict(lr=3e-3, epochs=2, batch_size=8, random_state=1, pad_token_id=tok.pad_token_id)
     free = finetune(copy.deepcopy(model), ds, **kw).model
-    pulled = finetune(copy.deepcopy(model), ds, l2_to_init_strength=10.0, **kw).model
+    pulled = finetune(copy.deepcopy(model), ds, l2_to_init_strength=10.0, l2_per_parameter=False, **kw).model
 
     def dist(x):
         return sum(float(((p - q) ** 2).sum()) for p, q in zip(x.parameters(), model.parameters()))
@@ -191,3 +194,38 @@ def test_lora_is_seeded(setup):
     b = finetune(copy.deepcopy(model), ds, random_state=3, **kw).model
     c = finetune(copy.deepcopy(model), ds, random_state=4, **kw).model
     assert _same(a, b) and not _same(a, c)
+
+
+# ---- the official trainer's loss: summed token losses over the batch's token count ------------
+
+def test_token_reduction_by_hand_and_equal_to_sample_mean_on_equal_lengths(setup):
+    from frugalml.lm import causal_lm_loss, collate, token_losses
+
+    tok, ds, model = setup
+    batch = collate([ds[i] for i in range(6)], pad_token_id=tok.pad_token_id)
+    w = torch.linspace(0.2, 1.0, 6)
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        losses, mask = token_losses(logits, batch["labels"])
+        got = causal_lm_loss(logits, batch["labels"], w, reduction="token")
+        by_hand = (w * losses.sum(1)).sum() / mask.sum()
+        sample = causal_lm_loss(logits, batch["labels"], w, reduction="sample")
+        assert float(got) == pytest.approx(float(by_hand), rel=1e-5)
+        assert len(set(mask.sum(1).tolist())) > 1 and float(got) != pytest.approx(float(sample), rel=1e-3)
+        full = batch["input_ids"].clone()                                  # every position labelled
+        eq_t = causal_lm_loss(logits, full, w, reduction="token")
+        eq_s = causal_lm_loss(logits, full, w, reduction="sample")
+        assert float(eq_t) == pytest.approx(float(eq_s), rel=1e-5)
+    with pytest.raises(ValueError, match="reduction"):
+        causal_lm_loss(logits, batch["labels"], reduction="mean")
+
+
+def test_finetune_loss_reduction_option(setup):
+    tok, ds, model = setup
+    kw = dict(lr=3e-3, epochs=1, batch_size=8, random_state=1, pad_token_id=tok.pad_token_id)
+    a = finetune(copy.deepcopy(model), ds, **kw).model                         # default: "token"
+    b = finetune(copy.deepcopy(model), ds, loss_reduction="token", **kw).model
+    c = finetune(copy.deepcopy(model), ds, loss_reduction="sample", **kw).model
+    assert _same(a, b) and not _same(a, c)
+    with pytest.raises(ValueError, match="loss_reduction"):
+        finetune(copy.deepcopy(model), ds, loss_reduction="mean", **kw)

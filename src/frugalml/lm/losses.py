@@ -44,22 +44,39 @@ def per_sample_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return losses.sum(dim=1) / counts                                 # [B]
 
 
-def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None,
-                   token_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Batch objective ``(1/B) sum_i w_i l_i`` (FLOW, Alg. 1 line 4); ``w = 1`` without weights.
+LOSS_REDUCTIONS = ("sample", "token")
 
-    The standard loss is the mean over samples of each sample's mean token loss (for
-    equal-length fully labelled blocks this equals Hugging Face's token-mean loss).
+
+def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None,
+                   token_weights: torch.Tensor | None = None, reduction: str = "sample") -> torch.Tensor:
+    """Batch objective with per-sample weights ``w_i`` (FLOW, Alg. 1 line 4); ``w = 1`` without weights.
+
+    ``reduction="sample"``: ``(1/B) sum_i w_i l_i`` with ``l_i`` sample ``i``'s mean token
+    loss (every sample counts the same, whatever its length).
+    ``reduction="token"``: ``sum_i w_i sum_t l_it / sum_i T_i``, the sum of each sample's
+    token losses over the batch's labelled-token count: Hugging Face's token-mean loss, and
+    the official FLOW trainer's (long responses count more). For equal-length fully labelled
+    blocks the two coincide.
     The weights are used as given: pass ``w / mean(w)`` for the normalised variant.
-    ``token_weights`` ([B, T], aligned with ``labels``) gives FLOW's token-level objective:
-    ``l_i = mean_t w_it l_it`` over the labelled positions of sample ``i``.
+    ``token_weights`` ([B, T], aligned with ``labels``) gives FLOW's token-level objective,
+    each token loss ``l_it`` multiplied by ``w_it`` before either reduction.
     """
-    if token_weights is not None:
-        losses, mask = token_losses(logits, labels)                   # [B, T-1]
-        tw = token_weights[:, 1:].to(losses.dtype)                    # [B, T-1]
-        l = (tw * losses).sum(dim=1) / mask.sum(dim=1).clamp_min(1)   # [B]
+    if reduction not in LOSS_REDUCTIONS:
+        raise ValueError(f"reduction must be one of {LOSS_REDUCTIONS}; got {reduction!r}")
+    if token_weights is None and reduction == "sample":
+        l = per_sample_loss(logits, labels)                           # [B]
     else:
-        l = per_sample_loss(logits, labels)                          # [B]
+        losses, mask = token_losses(logits, labels)                   # [B, T-1]
+        if token_weights is not None:
+            losses = token_weights[:, 1:].to(losses.dtype) * losses    # [B, T-1]
+        counts = mask.sum(dim=1)                                      # [B]
+        if reduction == "token":
+            total = counts.sum()
+            if total == 0:
+                raise ValueError("the batch has no unmasked label: its loss is undefined")
+            l = losses.sum(dim=1) * (losses.shape[0] / total)          # [B]; mean_i l_i = sum / total
+        else:
+            l = losses.sum(dim=1) / counts.clamp_min(1)                # [B]
     if weights is None:
         return l.mean()
     weights = weights.to(l.dtype).reshape(-1)
