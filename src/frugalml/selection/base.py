@@ -10,9 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from frugalml._core.random import check_random_state
-from frugalml._core.validation import check_array, check_budget, check_labels, check_option
+from sklearn.base import BaseEstimator
+
+from frugalml._core.validation import check_array, check_bool, check_budget, check_labels, check_option, check_scalar
 
 METRICS = ("euclidean", "cosine")
+MAX_ABS = 1e100  # larger entries overflow squared distances (x^2 summed over rows and columns)
 
 
 def allocate_budget(class_sizes, k: int) -> np.ndarray:
@@ -22,10 +25,14 @@ def allocate_budget(class_sizes, k: int) -> np.ndarray:
     it equals the paper's ``k_c = k / C``. Ties in the remainder go to the lower class
     index, so the split is deterministic.
     """
-    sizes = np.asarray(class_sizes, dtype=np.int64)
+    sizes = check_array(class_sizes, "class_sizes", ndim=1, dtype=None, max_abs=2.0**62)
+    if sizes.dtype.kind not in "iu" and not np.array_equal(sizes, np.round(sizes)) or np.any(sizes < 0):
+        raise ValueError(f"class_sizes must be non-negative integers; got {sizes}")
+    sizes = sizes.astype(np.int64)
     n = int(sizes.sum())
+    k = check_scalar(k, "k", integer=True)
     if not 0 <= k <= n:
-        raise ValueError(f"budget {k} must lie in [0, {n}]")
+        raise ValueError(f"k (the budget) must lie in [0, {n}]; got {k}")
     quota = sizes * (k / n)
     alloc = np.floor(quota).astype(np.int64)
     order = np.lexsort((np.arange(len(sizes)), -(quota - alloc)))  # largest remainder first
@@ -34,11 +41,12 @@ def allocate_budget(class_sizes, k: int) -> np.ndarray:
     return np.minimum(alloc, sizes)
 
 
-class BaseSelector:
+class BaseSelector(BaseEstimator):
     """Shared validation, metric handling and per-class splitting.
 
     Subclasses implement ``_select_group(X, k, rng) -> local indices`` for one group of
-    points (one class, or all points).
+    points (one class, or all points). A scikit-learn ``BaseEstimator``: ``get_params(deep=...)``,
+    ``set_params`` and ``sklearn.base.clone`` work as for any estimator.
     """
 
     def __init__(self, n_select=None, fraction=None, *, per_class=True, metric="euclidean", random_state=None):
@@ -48,18 +56,13 @@ class BaseSelector:
         self.metric = metric
         self.random_state = random_state
 
-    def get_params(self) -> dict:
-        import inspect
-
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {p: getattr(self, p) for p in names}
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if v is not None)
+    def __repr__(self, N_CHAR_MAX=700) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items() if v is not None)
         return f"{type(self).__name__}({params})"
 
     def _check_params(self) -> None:
         check_option(self.metric, METRICS, "metric")
+        check_bool(self.per_class, "per_class")
 
     def select(self, X, y=None) -> np.ndarray:
         """Return the sorted indices of the selected points.
@@ -71,7 +74,7 @@ class BaseSelector:
             budget is split over classes in proportion to their sizes
         """
         self._check_params()
-        X = check_array(X, "X")
+        X = check_array(X, "X", max_abs=MAX_ABS)
         n = X.shape[0]
         k = check_budget(self.n_select, self.fraction, n)
         if self.metric == "cosine":
@@ -92,7 +95,9 @@ class BaseSelector:
             budgets = allocate_budget([g.size for g in groups], k)
         chosen = [g[self._select_group(X[g], int(kc), rng)] for g, kc in zip(groups, budgets) if kc > 0]
         idx = np.sort(np.concatenate(chosen)).astype(np.int64)
-        assert idx.size == k and np.unique(idx).size == k, "selector broke its budget contract"
+        if idx.size != k or np.unique(idx).size != k:  # an internal bug, never the user's input
+            raise RuntimeError(f"{type(self).__name__} returned {np.unique(idx).size} distinct indices for a budget "
+                               f"of {k}; please report this")
         return idx
 
     def _select_group(self, X, k, rng):  # pragma: no cover - abstract

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from frugalml._core.validation import check_array, check_option
+from frugalml._core.validation import check_array, check_option, check_positive, check_scalar
 
 
 @dataclass
@@ -46,7 +46,7 @@ class _Numpy:
 
     @staticmethod
     def setup(X, weights):
-        X = check_array(X, "X")
+        X = check_array(X, "X", max_abs=1e100)  # beyond this the squared norms overflow
         a = np.full(len(X), 1.0 / len(X)) if weights is None else _check_weights(weights, len(X))
         return X, a
 
@@ -163,11 +163,10 @@ def geometric_median(X, weights=None, *, tol: float = 1e-7, max_iter: int = 1000
     >>> bool(np.linalg.norm(r.median) < 1.0)   # the far point barely moves it
     True
     """
-    check_option(init, {"mean", "coordinate_median"}, "init")
-    if not (tol > 0):
-        raise ValueError(f"tol must be > 0; got {tol}")
-    if int(max_iter) < 1:
-        raise ValueError(f"max_iter must be >= 1; got {max_iter}")
+    check_option(init, ("mean", "coordinate_median"), "init")
+    tol = check_positive(tol, "tol")
+    max_iter = check_scalar(max_iter, "max_iter", integer=True, low=1)
+    eps = check_scalar(eps, "eps", low=0, high=1)
     ops = _Torch if type(X).__module__.startswith("torch") else _Numpy
     original = X
     X, a = ops.setup(X, weights)

@@ -9,10 +9,9 @@ at O(1/k).
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from frugalml._core.validation import check_bool, check_fraction, check_positive, check_scalar
 from frugalml.selection.base import BaseSelector, allocate_budget
 from frugalml.selection.geometric_median import geometric_median
 from frugalml.selection.herding import herding
@@ -61,11 +60,11 @@ class GMMatching(BaseSelector):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if isinstance(self.gm_fraction, bool) or not isinstance(self.gm_fraction, numbers.Real) \
-                or not 0 < self.gm_fraction <= 1:
-            raise ValueError(f"gm_fraction must be in (0, 1]; got {self.gm_fraction!r}")
-        if isinstance(self.n_batches, bool) or not isinstance(self.n_batches, numbers.Integral) or self.n_batches < 1:
-            raise ValueError(f"n_batches must be an integer >= 1; got {self.n_batches!r}")
+        check_fraction(self.gm_fraction, "gm_fraction")
+        check_scalar(self.n_batches, "n_batches", integer=True, low=1)
+        check_bool(self.exact_step, "exact_step")
+        check_positive(self.tol, "tol")
+        check_scalar(self.max_iter, "max_iter", integer=True, low=1)
 
     def target(self, X, rng) -> np.ndarray:
         """The point the subset mean is matched to: the geometric median of (a fraction of) ``X``."""

@@ -21,17 +21,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from frugalml._core.validation import check_array, check_bool, check_scalar
+
 
 def herding(X: np.ndarray, target: np.ndarray, k: int, *, exact: bool = True) -> np.ndarray:
     """Pick ``k`` distinct rows of ``X`` whose running mean tracks ``target``; returns indices in pick order.
 
     ``exact=False`` drops the ``-||x||^2/2`` term (the paper's form).
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = check_array(X, "X", max_abs=1e100)
     n = X.shape[0]
-    if not 1 <= k <= n:
-        raise ValueError(f"k must be in [1, {n}]; got {k}")
-    target = np.asarray(target, dtype=np.float64)
+    k = check_scalar(k, "k", integer=True, low=1, high=n)
+    target = check_array(target, "target", ndim=1, shape=(X.shape[1],), max_abs=1e100)
+    exact = check_bool(exact, "exact")
     x_target = X @ target                                     # (n,)  <x_i, mu>, fixed
     scores = x_target - (0.5 * np.einsum("ij,ij->i", X, X) if exact else 0.0)  # (n,)
     picked = np.empty(k, dtype=np.int64)
