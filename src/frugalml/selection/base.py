@@ -13,6 +13,7 @@ from frugalml._core.random import check_random_state
 from sklearn.base import BaseEstimator
 
 from frugalml._core.validation import check_array, check_bool, check_budget, check_labels, check_option, check_scalar
+from frugalml.selection.out_of_core import check_out_of_core, is_out_of_core, map_groups
 
 METRICS = ("euclidean", "cosine")
 MAX_ABS = 1e100  # larger entries overflow squared distances (x^2 summed over rows and columns)
@@ -69,19 +70,18 @@ class BaseSelector(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like (n, d)   embeddings (e.g. from a proxy encoder)
+        X : array-like (n, d), numpy memmap or dask.array.Array
+            Embeddings (e.g. from a proxy encoder). A memmap or Dask array is read one group
+            (class, or batch with ``n_batches``) at a time and never held whole; with a
+            ``dask.distributed`` client active, a Dask array's groups run on the cluster.
+            Every path returns the same indices (see :mod:`frugalml.selection.out_of_core`).
         y : array-like (n,), optional   (possibly noisy) class labels; with ``per_class`` the
             budget is split over classes in proportion to their sizes
         """
         self._check_params()
-        X = check_array(X, "X", max_abs=MAX_ABS)
+        X = check_out_of_core(X) if is_out_of_core(X) else check_array(X, "X", max_abs=MAX_ABS)
         n = X.shape[0]
         k = check_budget(self.n_select, self.fraction, n)
-        if self.metric == "cosine":
-            norms = np.linalg.norm(X, axis=1, keepdims=True)
-            if np.any(norms == 0):
-                raise ValueError("X has all-zero rows, which have no direction: metric='cosine' needs nonzero rows")
-            X = X / norms
         rng = check_random_state(self.random_state)
         if y is None or not self.per_class:
             if y is not None:
@@ -93,12 +93,24 @@ class BaseSelector(BaseEstimator):
             classes, inverse = np.unique(y, return_inverse=True)
             groups = [np.flatnonzero(inverse == c) for c in range(len(classes))]
             budgets = allocate_budget([g.size for g in groups], k)
-        chosen = [g[self._select_group(X[g], int(kc), rng)] for g, kc in zip(groups, budgets) if kc > 0]
+        groups = [(g, int(kc)) for g, kc in zip(groups, budgets) if kc > 0]
+        seeds = rng.integers(0, 2**63 - 1, size=len(groups))  # one stream per group: any order, same picks
+        tasks = [(g, kc, np.random.default_rng(s)) for (g, kc), s in zip(groups, seeds)]
+        chosen = map_groups(self._select_rows, X, tasks)
         idx = np.sort(np.concatenate(chosen)).astype(np.int64)
         if idx.size != k or np.unique(idx).size != k:  # an internal bug, never the user's input
             raise RuntimeError(f"{type(self).__name__} returned {np.unique(idx).size} distinct indices for a budget "
                                f"of {k}; please report this")
         return idx
+
+    def _select_rows(self, X, k, rng):
+        """Select ``k`` of one group's rows (``X`` in memory, float64), after the metric's transform."""
+        if self.metric == "cosine":
+            norms = np.linalg.norm(X, axis=1, keepdims=True)
+            if np.any(norms == 0):
+                raise ValueError("X has all-zero rows, which have no direction: metric='cosine' needs nonzero rows")
+            X = X / norms
+        return self._select_group(X, k, rng)
 
     def _select_group(self, X, k, rng):  # pragma: no cover - abstract
         raise NotImplementedError

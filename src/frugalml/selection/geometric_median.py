@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from frugalml._core.validation import check_array, check_option, check_positive, check_scalar
+from frugalml.selection.out_of_core import dask_statistics, dask_weiszfeld_inputs, is_dask_array
 
 
 @dataclass
@@ -140,11 +141,13 @@ def _distances(ops, X, sqnorms, mu):
 
 def geometric_median(X, weights=None, *, tol: float = 1e-7, max_iter: int = 1000, init: str = "mean",
                      eps: float = 1e-12) -> GeometricMedianResult:
-    """Geometric median of the rows of ``X`` (numpy array or torch tensor, any device).
+    """Geometric median of the rows of ``X`` (numpy array, torch tensor on any device, or Dask array).
 
     Parameters
     ----------
-    X : array-like (n, d) or torch.Tensor
+    X : array-like (n, d), torch.Tensor or dask.array.Array
+        A Dask array is never gathered: each iteration is one map-reduce over its row
+        chunks (on the active ``dask.distributed`` cluster, if any).
     weights : array-like (n,), optional   non-negative point weights (default uniform)
     tol : float    stop when ``||mu_{t+1} - mu_t|| <= tol * mean_i a_i ||x_i - mu_t||``
     max_iter : int
@@ -167,38 +170,63 @@ def geometric_median(X, weights=None, *, tol: float = 1e-7, max_iter: int = 1000
     tol = check_positive(tol, "tol")
     max_iter = check_scalar(max_iter, "max_iter", integer=True, low=1)
     eps = check_scalar(eps, "eps", low=0, high=1)
+    if is_dask_array(X):  # out of core: every iteration is one map-reduce over the chunks
+        if init != "mean":
+            raise ValueError(f"init={init!r} needs the data in memory; use init='mean' for a Dask array")
+        blocks, scale, mu = dask_weiszfeld_inputs(X, weights)
+        mu, n_iter, converged, objective = _weiszfeld(dask_statistics(blocks), mu, _Numpy.norm, eps * scale,
+                                                      tol, max_iter)
+        return GeometricMedianResult(mu, n_iter, converged, objective)
     ops = _Torch if type(X).__module__.startswith("torch") else _Numpy
     original = X
     X, a = ops.setup(X, weights)
     sqnorms = (X * X).sum(1)
     scale = max(float(sqnorms.max()) ** 0.5, 1e-300)
     mu = ops.dot(a, X) if init == "mean" else ops.median0(X)
-    converged, n_iter = False, 0
+    mu, n_iter, converged, objective = _weiszfeld(
+        lambda m, threshold: _stats(ops, X, a, sqnorms, m, threshold), mu, ops.norm, eps * scale, tol, max_iter)
+    return GeometricMedianResult(ops.finish(mu, original), n_iter, converged, objective)
+
+
+def _stats(ops, X, a, sqnorms, mu, threshold):
+    """``(W, sum_i w_i x_i, eta, sum_i a_i d_i)`` at ``mu`` over the rows of ``X``.
+
+    ``d_i = ||x_i - mu||``; a point within ``threshold`` of ``mu`` is "on" it: its weight
+    ``a_i`` counts towards ``eta`` and its Weiszfeld weight ``w_i`` is 0; elsewhere
+    ``w_i = a_i / d_i`` and ``W = sum_i w_i``. All four are sums over rows, so blocks of rows
+    can be reduced separately and added (the Dask path).
+    """
     dist = _distances(ops, X, sqnorms, mu)
+    on_point = dist <= threshold
+    w = ops.where(on_point, 0.0 * a, a / ops.maximum(dist, threshold))
+    return float(w.sum()), ops.dot(w, X), float((a * on_point).sum()), float((a * dist).sum())
+
+
+def _weiszfeld(stats, mu, norm, threshold, tol, max_iter):
+    """Weiszfeld's iteration with the Vardi-Zhang step, given ``stats(mu, threshold)`` (see :func:`_stats`).
+
+    Returns ``(mu, n_iter, converged, objective)`` with the objective at the returned ``mu``.
+    """
+    W, wX, eta, mean_dist = stats(mu, threshold)
+    converged, n_iter = False, 0
     for n_iter in range(1, int(max_iter) + 1):
-        on_point = dist <= eps * scale
-        safe = ops.maximum(dist, eps * scale)
-        w = ops.where(on_point, 0.0 * a, a / safe)
-        W = float(w.sum())
         if W == 0.0:  # every point (with weight) coincides with mu
             converged = True
             break
-        T = ops.dot(w, X) / W
-        eta = float((a * on_point).sum())
+        T = wX / W
         if eta > 0.0:  # Vardi-Zhang: the iterate sits on data points of total weight eta
-            r = ops.norm(ops.dot(w, X) - W * mu)
+            r = norm(wX - W * mu)
             if r <= eta:  # the subgradient condition certifies optimality
                 converged = True
                 break
             new = (1.0 - eta / r) * T + (eta / r) * mu
         else:
             new = T
-        step = ops.norm(new - mu)
-        mean_dist = float((a * dist).sum())
+        step = norm(new - mu)
+        previous_mean_dist = mean_dist
         mu = new
-        dist = _distances(ops, X, sqnorms, mu)
-        if step <= tol * max(mean_dist, 1e-300):
+        W, wX, eta, mean_dist = stats(mu, threshold)
+        if step <= tol * max(previous_mean_dist, 1e-300):
             converged = True
             break
-    objective = float((a * dist).sum())
-    return GeometricMedianResult(ops.finish(mu, original), n_iter, converged, objective)
+    return mu, n_iter, converged, mean_dist

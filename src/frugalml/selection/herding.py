@@ -27,8 +27,12 @@ from frugalml._core.validation import check_array, check_bool, check_scalar
 def herding(X: np.ndarray, target: np.ndarray, k: int, *, exact: bool = True) -> np.ndarray:
     """Pick ``k`` distinct rows of ``X`` whose running mean tracks ``target``; returns indices in pick order.
 
-    ``exact=False`` drops the ``-||x||^2/2`` term (the paper's form).
+    ``exact=False`` drops the ``-||x||^2/2`` term (the paper's form). ``X`` may be a torch
+    tensor on any device (with ``target`` a tensor or array): the loop then runs there, in
+    float64, and the indices (a numpy array) equal the numpy path's.
     """
+    if type(X).__module__.startswith("torch"):
+        return _herding_torch(X, target, k, exact=check_bool(exact, "exact"))
     X = check_array(X, "X", max_abs=1e100)
     n = X.shape[0]
     k = check_scalar(k, "k", integer=True, low=1, high=n)
@@ -43,3 +47,28 @@ def herding(X: np.ndarray, target: np.ndarray, k: int, *, exact: bool = True) ->
         scores += x_target - X @ X[i]                         # theta += mu - x_i
         scores[i] = -np.inf                                   # never pick twice (-inf stays -inf)
     return picked
+
+
+def _herding_torch(X, target, k, *, exact: bool) -> np.ndarray:
+    """:func:`herding` for a torch tensor, on its own device (a CUDA tensor stays on the GPU)."""
+    import torch
+
+    if X.ndim != 2 or X.shape[0] < 1 or not X.is_floating_point():
+        raise ValueError(f"X must be a non-empty 2-D floating tensor; got shape {tuple(X.shape)}, dtype {X.dtype}")
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError("X contains NaN or infinite values; clean or impute them first")
+    n = X.shape[0]
+    k = check_scalar(k, "k", integer=True, low=1, high=n)
+    X = X.detach().to(torch.float64)
+    target = torch.as_tensor(target, dtype=torch.float64, device=X.device).reshape(-1)
+    if target.shape[0] != X.shape[1]:
+        raise ValueError(f"target must have {X.shape[1]} entries (X's columns); got {target.shape[0]}")
+    x_target = X @ target                                     # (n,)
+    scores = x_target - (0.5 * (X * X).sum(1) if exact else 0.0)
+    picked = torch.empty(k, dtype=torch.int64, device=X.device)
+    for t in range(k):
+        i = torch.argmax(scores)                              # first maximiser, as numpy's
+        picked[t] = i
+        scores += x_target - X @ X[i]
+        scores[i] = -torch.inf
+    return picked.cpu().numpy()
