@@ -12,6 +12,7 @@ from frugalml.finetune.inheritune import (
     random_student,
 )
 from frugalml.finetune.weighted import FinetuneResult, finetune, l2_to_init, wise_ft
+from frugalml.finetune.vision import accuracy, classification_losses, finetune_classifier, linear_probe
 
 __all__ = [
     "AttentionRankProfile",
@@ -22,6 +23,10 @@ __all__ = [
     "inheritune",
     "random_student",
     "FinetuneResult",
+    "accuracy",
+    "classification_losses",
+    "finetune_classifier",
+    "linear_probe",
     "finetune",
     "flow_token_weights",
     "flow_weights",
