@@ -24,6 +24,8 @@ EXPERIMENTS = {
     "icl": "Softmax attention learns an in-context window that adapts to task Lipschitzness (Collins et al., NeurIPS 2024)",
     "minimax": "Adaptive, line-search-free second-order optimistic methods for convex-concave min-max (Jiang et al., NeurIPS 2024)",
     "flow": "FLOW: upweighting easy samples in fine-tuning mitigates forgetting (Sanyal et al., ICML 2025)",
+    "svft": "SVFT: parameter-efficient fine-tuning on the singular vectors of the weights (Lingam et al., NeurIPS 2024)",
+    "inheritune": "Inheritune: a small base LM from the first layers of a larger one (Sanyal, Sanghavi, Dimakis, 2024)",
 }
 
 SCALES = ("smoke", "default", "paper")
