@@ -53,15 +53,22 @@ def _cmd_select(args) -> int:
         out = check_path(args.out, "--out", must_exist=False, kind="file")
         if not out.parent.is_dir():
             raise ValueError(f"--out: folder {str(out.parent)!r} does not exist; create it first")
-        X = load_npy(args.embeddings, "--embeddings")
+        X = load_npy(args.embeddings, "--embeddings", mmap_mode="r" if args.mmap or args.scheduler else None)
         y = load_npy(args.labels, "--labels") if args.labels else None
         if args.fraction is not None and args.n_select is not None:
             raise ValueError("give --fraction or --n-select, not both")
         check_scalar(args.seed, "--seed", integer=True, low=0)
         cls = SELECTORS[args.method]
         kwargs = dict(fraction=args.fraction) if args.n_select is None else dict(n_select=args.n_select)
+        if args.n_batches is not None:
+            if args.method != "gm_matching":
+                raise ValueError("--n-batches applies to --method gm_matching only")
+            kwargs["n_batches"] = check_scalar(args.n_batches, "--n-batches", integer=True, low=1)
         selector = cls(**kwargs, metric=args.metric, random_state=args.seed)
-        idx = selector.select(X, y)
+        if args.scheduler:
+            idx = _select_on_cluster(selector, args.embeddings, y, args.scheduler)
+        else:
+            idx = selector.select(X, y)
         with open(out, "wb") as fh:  # exactly the path given: np.save(str) would append ".npy"
             np.save(fh, idx, allow_pickle=False)
     except (ValueError, TypeError, OSError) as exc:
@@ -69,6 +76,22 @@ def _cmd_select(args) -> int:
         return 2
     print(f"selected {idx.size} of {len(X)} points with {args.method}; indices written to {out}")
     return 0
+
+
+def _select_on_cluster(selector, path, y, address):
+    """Run ``selector`` on a running Dask scheduler; workers read their chunks of ``path`` themselves."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("--scheduler needs dask.distributed: pip install 'frugalml[scale]'") from None
+    from frugalml.selection.out_of_core import npy_as_dask
+
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"--scheduler: cannot reach a Dask scheduler at {address!r} ({exc})") from None
+    with client:
+        return selector.select(npy_as_dask(path), y)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="gm_matching", help="selector (default: gm_matching)")
     p.add_argument("--metric", default="euclidean", choices=["euclidean", "cosine"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-batches", type=int, help="gm_matching: split each class into this many random batches "
+                   "(bounds memory and time on huge data; the paper's batched version)")
+    p.add_argument("--mmap", action="store_true", help="map the embeddings file instead of reading it (larger "
+                   "than memory: read one class or batch at a time; same indices)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run on a running Dask scheduler (e.g. "
+                   "tcp://host:8786); workers must see the embeddings file at the same path")
     p.add_argument("--out", required=True, help="output .npy file of sorted indices")
     p.set_defaults(func=_cmd_select)
     return parser

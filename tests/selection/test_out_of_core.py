@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from frugalml import cli
 from frugalml.selection import SELECTORS, GMMatching, geometric_median, herding
 from frugalml.selection.out_of_core import chunk_statistics, npy_as_dask
 
@@ -101,3 +102,25 @@ def test_local_cluster_two_processes_equal_in_memory(npy):
         got = geometric_median(npy_as_dask(path, chunk_rows=256), tol=1e-12)
         np.testing.assert_allclose(got.median, geometric_median(X.astype(np.float64), tol=1e-12).median,
                                    rtol=1e-9, atol=1e-9)
+        address = cluster.scheduler_address
+    # the command line on the same data: in memory, --mmap, and --scheduler (a fresh cluster)
+    out = {mode: path.parent / f"idx-{mode}.npy" for mode in ("memory", "mmap", "scheduler")}
+    np.save(path.parent / "y.npy", y)
+    base = ["select", "--embeddings", str(path), "--labels", str(path.parent / "y.npy"), "--fraction", "0.1",
+            "--n-batches", "2"]
+    assert cli.main(base + ["--out", str(out["memory"])]) == 0
+    assert cli.main(base + ["--mmap", "--out", str(out["mmap"])]) == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  worker_dashboard_address=None) as cluster:
+        assert cli.main(base + ["--scheduler", cluster.scheduler_address, "--out", str(out["scheduler"])]) == 0
+    expected = GMMatching(fraction=0.1, n_batches=2, random_state=0).select(X, y)
+    for mode in out:
+        np.testing.assert_array_equal(np.load(out[mode]), expected)
+    assert cli.main(base + ["--scheduler", address, "--out", str(out["memory"])]) == 2   # that cluster is closed
+
+
+def test_cli_n_batches_is_for_gm_matching_only(npy, capsys):
+    path, _, _ = npy
+    assert cli.main(["select", "--embeddings", str(path), "--fraction", "0.1", "--method", "random",
+                     "--n-batches", "2", "--out", str(path.parent / "o.npy")]) == 2
+    assert "--n-batches" in capsys.readouterr().err

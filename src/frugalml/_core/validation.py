@@ -256,11 +256,14 @@ def check_path(path, name: str, *, must_exist: bool = True, kind: str | None = N
     return p
 
 
-def load_npy(path, name: str) -> np.ndarray:
-    """Load a ``.npy`` file without ever unpickling (``allow_pickle=False``): object arrays are refused."""
+def load_npy(path, name: str, mmap_mode: str | None = None) -> np.ndarray:
+    """Load a ``.npy`` file without ever unpickling (``allow_pickle=False``): object arrays are refused.
+
+    ``mmap_mode="r"`` maps the file instead of reading it (a ``np.memmap``: arrays larger than memory).
+    """
     p = check_path(path, name, kind="file")
     try:
-        return np.load(p, allow_pickle=False)
+        return np.load(p, allow_pickle=False, mmap_mode=mmap_mode)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise ValueError(f"{name}: {str(p)!r} holds Python objects (pickled data); frugalml never unpickles "
