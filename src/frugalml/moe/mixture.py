@@ -14,12 +14,13 @@ import numpy as np
 
 from frugalml._core.validation import check_array, check_option
 from frugalml.moe._base import BaseMixtureOfExperts, _check_int, _check_real
+from frugalml.moe._init import kmeans_labels, random_labels, spectral_labels
 from frugalml.moe._multinomial import fit_multinomial, log_softmax, logits, logsumexp_rows, objective_and_grad
 from frugalml.moe.experts import LinearExperts, MultinomialExperts
 
 EXPERTS = ("linear", "logistic", "softmax")
 SOLVERS = ("em", "gd", "gradient_em")
-INIT_PARAMS = ("kmeans", "random")
+INIT_PARAMS = ("auto", "spectral", "kmeans", "random")
 
 
 class MixtureOfExperts(BaseMixtureOfExperts):
@@ -68,10 +69,16 @@ class MixtureOfExperts(BaseMixtureOfExperts):
         Known variance of linear experts (the paper's ``sigma^2 = 1``), or ``"estimate"``
         to learn one per expert (floored at ``1e-6 * var(y)``).
     fit_intercept : bool, default=True
-    init_params : {"kmeans", "random"}, default="kmeans"
-        Starting responsibilities: k-means on ``[X, y]`` or a random hard assignment;
-        the experts start at their M-step from them, the gate at zero. Not used for the
-        experts when ``expert_init`` is given.
+    init_params : {"auto", "spectral", "kmeans", "random"}, default="auto"
+        Starting responsibilities, as a hard assignment; the experts start at their M-step
+        on it, the gate at zero. ``"spectral"`` (linear experts only): k-means on
+        ``r_i U^T x_i``, with ``r`` the pooled least-squares residual and ``U`` the top
+        eigenvectors of ``(1/n) sum r_i^2 (x_i x_i^T - I)`` on whitened ``x`` (Yi, Caramanis &
+        Sanghavi 2014; see :mod:`frugalml.moe._init`); it finds the MLE of symmetric mixtures
+        of linear regressions where k-means on ``[X, y]`` lands on the symmetric saddle.
+        ``"kmeans"``: k-means on the standardised ``[X, y]``. ``"random"``: uniform labels.
+        ``"auto"``: ``"spectral"`` for linear experts, ``"kmeans"`` otherwise. Not used for
+        the experts when ``expert_init`` is given.
     gate_init : array-like (n_experts, n_features) or (n_experts, n_features + 1), optional
         Starting gate weights (an extra last column is the intercept). Rows are shifted so
         that the last is zero (the gate is invariant to a common shift).
@@ -110,7 +117,7 @@ class MixtureOfExperts(BaseMixtureOfExperts):
 
     def __init__(self, n_experts=2, expert="linear", solver="em", *, learning_rate=None, inner_steps=1,
                  max_iter=100, tol=1e-6, n_init=1, gate_penalty=0.0, expert_penalty=0.0, noise_variance=1.0,
-                 fit_intercept=True, init_params="kmeans", gate_init=None, expert_init=None, inner_max_iter=100,
+                 fit_intercept=True, init_params="auto", gate_init=None, expert_init=None, inner_max_iter=100,
                  warm_start=False, random_state=None, verbose=0):
         super().__init__(n_experts, max_iter=max_iter, tol=tol, n_init=n_init, random_state=random_state,
                          warm_start=warm_start, verbose=verbose)
@@ -171,6 +178,9 @@ class MixtureOfExperts(BaseMixtureOfExperts):
     def _check_parameters(self, X, y):
         check_option(self.solver, SOLVERS, "solver")
         check_option(self.init_params, INIT_PARAMS, "init_params")
+        if self.init_params == "spectral" and self.expert != "linear":
+            raise ValueError(f"init_params='spectral' needs expert='linear'; got expert={self.expert!r} "
+                             "(use 'kmeans', 'random' or 'auto')")
         K = self.n_experts
         if K > X.shape[0]:
             raise ValueError(f"n_experts={K} exceeds the number of samples ({X.shape[0]})")
@@ -228,15 +238,16 @@ class MixtureOfExperts(BaseMixtureOfExperts):
         else:
             start = {"B": np.zeros(self._expert_shape(p))}
         if self.expert_init is None:
-            if self.init_params == "kmeans":
-                from sklearn.cluster import KMeans
-
-                Z = np.column_stack([X[:, : self.n_features_in_], y])
-                Z = (Z - Z.mean(0)) / np.where(Z.std(0) > 0, Z.std(0), 1.0)
-                seed = int(rng.integers(0, 2**31 - 1))
-                labels = KMeans(K, n_init=1, random_state=seed).fit(Z).labels_
+            Xf = X[:, : self.n_features_in_]
+            init = self.init_params
+            if init == "auto":
+                init = "spectral" if self.expert == "linear" else "kmeans"
+            if init == "spectral":
+                labels = spectral_labels(Xf, y, K, rng) if K > 1 else np.zeros(n, dtype=int)
+            elif init == "kmeans":
+                labels = kmeans_labels(Xf, y, K, rng)
             else:
-                labels = rng.integers(0, K, size=n)
+                labels = random_labels(n, K, rng)
             R = np.zeros((n, K))
             R[np.arange(n), labels] = 1.0
             # experts start at their M-step on the hard assignment (a small ridge keeps it finite)
