@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from frugalml._core.validation import check_array, check_bool, check_fraction, check_positive
 from frugalml.lm.data import IGNORE_INDEX, collate
 from frugalml.lm.losses import token_losses
 
@@ -75,7 +76,7 @@ def sample_losses(model, dataset, *, response_only: bool = True, batch_size: int
 
 
 def _check_losses(losses, name="losses") -> np.ndarray:
-    losses = np.asarray(losses, dtype=np.float64)
+    losses = check_array(losses, name, ndim=None, min_samples=0, allow_nonfinite=True)
     if losses.ndim != 1 or losses.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array; got shape {losses.shape}")
     bad = ~np.isfinite(losses)
@@ -95,9 +96,24 @@ def _tau(losses: np.ndarray, tau) -> float:
         if value <= 0:
             raise ValueError("tau='median' is 0 (at least half of the losses are 0); pass a positive tau")
         return value
-    if not isinstance(tau, (int, float)) or not np.isfinite(tau) or tau <= 0:
-        raise ValueError(f"tau must be 'median' or a positive number; got {tau!r}")
-    return float(tau)
+    return float(check_positive(tau, "tau"))
+
+
+def _exp_weights(losses: np.ndarray, tau: float, normalize: bool) -> np.ndarray:
+    """``exp(-l / tau)``, divided by its mean when ``normalize``, without under- or overflow.
+
+    Normalised weights are computed as ``exp(-(l - l_min) / tau) / mean(...)`` (the same
+    numbers, but large losses no longer give 0/0 = NaN). Unnormalised weights that all
+    underflow to 0 would silently train on nothing: that is an error naming ``tau``.
+    """
+    if normalize:
+        w = np.exp(-(losses - losses.min()) / tau)
+        return w / w.mean()
+    w = np.exp(-losses / tau)
+    if not np.any(w > 0):
+        raise ValueError(f"every weight exp(-loss / tau) underflows to 0 (smallest loss {losses.min():.4g}, "
+                         f"tau={tau:.4g}): raise tau or pass normalize=True")
+    return w
 
 
 def flow_weights(losses, tau="median", normalize: bool = False) -> np.ndarray:
@@ -120,10 +136,7 @@ def flow_weights(losses, tau="median", normalize: bool = False) -> np.ndarray:
     ndarray of shape (n,), in (0, 1] unless normalised.
     """
     losses = _check_losses(losses)
-    w = np.exp(-losses / _tau(losses, tau))
-    if normalize:
-        w = w / w.mean()
-    return w
+    return _exp_weights(losses, _tau(losses, tau), check_bool(normalize, "normalize"))
 
 
 def flow_token_weights(token_losses_, tau="median", normalize: bool = False) -> list[np.ndarray]:
@@ -133,15 +146,15 @@ def flow_token_weights(token_losses_, tau="median", normalize: bool = False) -> 
     flat = _check_losses(np.concatenate([np.asarray(t, dtype=np.float64).ravel() for t in token_losses_]),
                          "token losses")
     t = _tau(flat, tau)
-    scale = 1.0 / np.exp(-flat / t).mean() if normalize else 1.0
-    return [scale * np.exp(-np.asarray(x, dtype=np.float64) / t) for x in token_losses_]
+    w = _exp_weights(flat, t, check_bool(normalize, "normalize"))
+    pieces = np.split(w, np.cumsum([np.size(x) for x in token_losses_])[:-1])
+    return [piece.reshape(np.shape(x)) for piece, x in zip(pieces, token_losses_)]
 
 
 def hardest_fraction(losses, fraction: float = 0.1) -> np.ndarray:
     """Indices of the ``fraction`` of samples with the highest pre-trained loss (FLOW downweights them)."""
     losses = _check_losses(losses)
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1]; got {fraction!r}")
+    fraction = check_fraction(fraction, "fraction")
     k = max(1, int(round(fraction * losses.size)))
     return np.sort(np.argsort(-losses, kind="stable")[:k])
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from frugalml._core import check_option, check_random_state
+from frugalml._core.validation import check_bool, check_positive, check_scalar
 from frugalml.lm.data import TokenWeightedDataset, WeightedDataset
 from frugalml.lm.models import _seeded
 from frugalml.lm.train import TrainConfig, TrainResult, train_causal_lm
@@ -39,8 +40,8 @@ def l2_to_init(model, strength: float, *, per_parameter: bool = True):
     scalars, so one strength means the same pull for any model size. ``False``: the plain sum
     ``strength * sum_j ||theta_j - theta_j^0||^2``.
     """
-    if not strength > 0:
-        raise ValueError(f"l2 strength must be positive; got {strength!r}")
+    strength = check_positive(strength, "strength")
+    per_parameter = check_bool(per_parameter, "per_parameter")
     anchors = [(p, p.detach().clone()) for p in model.parameters() if p.requires_grad]
     scale = strength / sum(p.numel() for p, _ in anchors) if per_parameter else strength
 
@@ -93,8 +94,13 @@ def finetune(model, dataset, *, sample_weights=None, token_weights=None, method:
     FinetuneResult
     """
     check_option(method, ("full", "lora", "svft"), "method")
-    if l2_to_init_strength < 0:
-        raise ValueError(f"l2_to_init_strength must be >= 0; got {l2_to_init_strength!r}")
+    check_option(loss_reduction, ("token", "sample"), "loss_reduction")
+    l2_to_init_strength = check_positive(l2_to_init_strength, "l2_to_init_strength", strict=False)
+    lr = check_positive(lr, "lr")
+    epochs = check_positive(epochs, "epochs")
+    batch_size = check_scalar(batch_size, "batch_size", integer=True, low=1)
+    for flag, value in (("l2_per_parameter", l2_per_parameter), ("merge", merge)):
+        check_bool(value, flag)
     data = dataset if token_weights is None else TokenWeightedDataset(dataset, token_weights)
     data = data if sample_weights is None else WeightedDataset(data, sample_weights)
     if method == "lora":
