@@ -300,3 +300,96 @@ def test_max_iter_and_callback(small):
     res = solve_minimax(small.F, small.z0, jac=small.jac, option=1, L2=small.L2,
                         callback=lambda z, k: seen.append(k) or k == 1)
     assert seen == [0, 1] and res.nit == 2 and not res.success and "callback" in res.message
+
+
+# ---------------------------------------------------------------- options and bounded inner loops
+def _within(seconds, fn):
+    """Run fn in a worker thread; fail (instead of hanging the suite) if it takes longer."""
+    import concurrent.futures as cf
+
+    pool = cf.ThreadPoolExecutor(1)
+    try:
+        return pool.submit(fn).result(timeout=seconds)
+    except cf.TimeoutError:
+        pytest.fail(f"did not return within {seconds}s")
+    finally:
+        pool.shutdown(wait=False)
+
+
+@pytest.mark.parametrize("method,options,match", [
+    ("hipnex", {"sigma": -1}, "sigma"),
+    ("hipnex", {"sigma": 1.0}, "sigma"),
+    ("hipnex", {"max_inner": 0}, "max_inner"),
+    ("hipnex", {"beta": 0.5}, "unknown options"),
+    ("linesearch", {"beta": 1.5}, "beta"),
+    ("linesearch", {"eta0": 0.0}, "eta0"),
+    ("linesearch", {"max_backtracks": 2.5}, "max_backtracks"),
+    ("adaptive", {"sigma": 0.5}, "unknown options"),
+    ("adaptive", {"linear_rtol": -1.0}, "linear_rtol"),
+])
+def test_bad_options_are_rejected_quickly(small, method, options, match):
+    def call():
+        with pytest.raises(ValueError, match=match):
+            solve_minimax(small.F, small.z0, jac=small.jac, method=method, L2=small.L2, options=options, max_time=1)
+
+    _within(10, call)
+
+
+def test_hipnex_homotopy_loop_honours_max_time_and_max_inner(small):
+    # sigma < 0 makes the homotopy loop endless (its exit threshold is negative); reaching the
+    # loop past the option check shows it still stops on the clock and on max_inner
+    from frugalml.minimax.solvers import _Run
+
+    def run(max_time, max_inner):
+        r = _Run(small.F, small.z0, small.jac, None, "direct", None, 1e-8, 100, max_time, None, None, {})
+        return r.hipnex(small.L2, -1.0, max_inner)
+
+    res = _within(20, lambda: run(0.5, 10 ** 12))
+    assert res.status == 2 and not res.success
+    res = _within(20, lambda: run(None, 1000))
+    assert res.status == 6 and "max_inner" in res.message
+
+
+def test_linesearch_backtracking_honours_max_time(small):
+    # an F that makes every trial step fail the acceptance test forces backtracking
+    slow = {"n": 0}
+
+    def F(z):
+        slow["n"] += 1
+        import time
+
+        time.sleep(0.01)
+        return small.F(z) + (slow["n"] > 1) * 1e3 * np.sign(z)
+
+    res = _within(20, lambda: solve_minimax(F, small.z0, jac=small.jac, method="linesearch",
+                                            options={"max_backtracks": 10 ** 6}, max_time=0.5))
+    assert res.status == 2 and not res.success  # without the clock check: ~1000 backtracks, status 4
+
+
+# ---------------------------------------------------------------- fast orthogonal (HIPNEX family, O(n log n))
+def test_fast_orthogonal_instance_matches_its_dense_form():
+    p = cubic_bilinear(48, generator="fast_orthogonal", random_state=3)
+    A = p.A.toarray()
+    U, s, Vt = np.linalg.svd(A)
+    assert s.max() / s.min() == pytest.approx(20.0, rel=1e-10)  # HIPNEX's kappa
+    np.testing.assert_allclose(np.sort(s), np.exp(np.linspace(-np.log(20), 0, 48)), rtol=1e-10)
+    np.testing.assert_allclose(p.A.T.toarray(), A.T, atol=1e-13)
+    rng = np.random.default_rng(0)
+    b = rng.standard_normal(48)
+    np.testing.assert_allclose(A @ p.A.solve(b), b, atol=1e-12)
+    np.testing.assert_allclose(A.T @ p.A.T.solve(b), b, atol=1e-12)
+    assert np.linalg.norm(p.F(p.z_star)) < 1e-12
+    assert np.linalg.norm(p.z_star[:48]) <= 20 * np.linalg.norm(p.b)  # ||x*|| <= kappa ||b||
+    for eta in (1e-3, 1.0, 1e4):
+        z, r = rng.standard_normal(96), rng.standard_normal(96)
+        d = p.solve_shifted(z, eta, r)
+        np.testing.assert_allclose((np.eye(96) + eta * p.jac(z)) @ d, r, atol=1e-8 * max(1, eta))
+        np.testing.assert_allclose(p.jvp(z, r), p.jac(z) @ r, atol=1e-12)
+
+
+def test_fast_orthogonal_structured_solve_gives_the_dense_iterates():
+    p = cubic_bilinear(40, generator="fast_orthogonal", random_state=1)
+    ref = solve_minimax(p.F, p.z0, jac=p.jac, option=2, lambda0=1.0)
+    res = solve_minimax(p.F, p.z0, jvp=p.jvp, linear_solver=p.solve_shifted, option=2, lambda0=1.0)
+    assert ref.success and res.nit == ref.nit
+    np.testing.assert_allclose(res.history["norm_F"], ref.history["norm_F"], rtol=1e-6, atol=1e-11)

@@ -13,6 +13,7 @@ STATUS_MESSAGES = {
        "the last finite iterate is returned (check the operator, or lower the step / L2 guess)",
     4: "line search failed: the step size shrank below 1e-300 without meeting the acceptance test",
     5: "the iterative linear solver did not converge (raise its iteration limit or use linear_solver='direct')",
+    6: "HIPNEX's homotopy loop exceeded options['max_inner'] steps in one iteration (raise it, or check L2)",
 }
 
 

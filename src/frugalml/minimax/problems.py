@@ -17,6 +17,10 @@ with 1 on the diagonal and -1 above it, ``b`` uniform in {-1, +1}^n, ``L2 = 1/(2
 ``"orthogonal"`` (HIPNEX repository, joaompereira/hipnex ``cubic_min_max_setup.m``):
 ``A = U diag(exp(linspace(-log kappa, 0, n))) V`` with random orthogonal ``U, V``, ``kappa = 20``,
 ``b ~ N(0, I)/sqrt(n)``, ``L2 = 1e-3``, ``z0 ~ N(0, I)/sqrt(n)``.
+``"fast_orthogonal"``: the same family with ``U``, ``V`` built from DCTs, sign flips and a
+permutation (:mod:`frugalml.minimax.fastops`), so that ``A x``, ``A^T y`` and the shifted solve
+cost O(n log n): the generator of the large runs (d = 1e5 to 1e6). ``||x*|| <= kappa ||b||`` is
+O(1) for every ``n``.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from scipy.linalg import solve_banded
 
 from frugalml._core.random import check_random_state
 from frugalml._core.validation import check_array, check_option, check_positive
+from frugalml.minimax.fastops import FastSVDMatrix
 
-GENERATORS = ("bidiagonal", "orthogonal")
+GENERATORS = ("bidiagonal", "orthogonal", "fast_orthogonal")
 
 
 @dataclass
@@ -57,6 +62,7 @@ class CubicBilinear:
     def __post_init__(self):
         self.n = self.b.shape[0]
         self.sparse = sp.issparse(self.A)
+        self.fast = isinstance(self.A, FastSVDMatrix)
         if self.sparse:
             self.A = sp.csr_matrix(self.A)
             self._AT = self.A.T.tocsr()
@@ -79,7 +85,7 @@ class CubicBilinear:
         n = self.n
         x = z[:n]
         nx = np.linalg.norm(x)
-        A = self.A.toarray() if self.sparse else self.A
+        A = self.A.toarray() if self.sparse or self.fast else self.A
         J = np.zeros((2 * n, 2 * n))
         J[:n, :n] = 0.5 * self.L2 * nx * np.eye(n)
         if nx > 0:
@@ -99,28 +105,33 @@ class CubicBilinear:
         return np.concatenate([top, -(self.A @ ux)])
 
     def solve_shifted(self, z, eta, rhs):
-        """Solve ``(I + eta J(z)) d = rhs`` in O(n) when ``A^T A`` is tridiagonal.
+        """Solve ``(I + eta J(z)) d = rhs`` in O(n) (bidiagonal ``A``) or O(n log n) (fast orthogonal).
 
         Eliminating ``dy = r_y + eta A dx`` leaves
         ``(c I + w x x^T + eta^2 A^T A) dx = r_x - eta A^T r_y`` with
-        ``c = 1 + eta (L2/2) ||x||`` and ``w = eta (L2/2) / ||x||``: a tridiagonal system plus a
-        rank-one term, solved by a banded LU and the Sherman-Morrison formula.
+        ``c = 1 + eta (L2/2) ||x||`` and ``w = eta (L2/2) / ||x||``: a shifted Gram system
+        (tridiagonal for the bidiagonal ``A``, banded LU; diagonal in the basis ``V`` for
+        ``A = U diag(s) V``) plus a rank-one term (Sherman-Morrison formula).
         """
         n = self.n
-        bands = self._tridiagonal_ata()
         x = z[:n]
         rx, ry = rhs[:n], rhs[n:]
         nx = np.linalg.norm(x)
         c = 1.0 + eta * 0.5 * self.L2 * nx
-        ab = eta * eta * bands
-        ab[1] += c
+        g = rx - eta * (self.A.T @ ry)
+        if self.fast:
+            gram_solve = lambda cols: self.A.shifted_gram_solve(c, eta * eta, cols)  # noqa: E731
+        else:
+            ab = eta * eta * self._tridiagonal_ata()
+            ab[1] += c
+            gram_solve = lambda cols: solve_banded((1, 1), ab, cols, check_finite=False)  # noqa: E731
         if nx > 0:
             w = eta * 0.5 * self.L2 / nx
-            sol = solve_banded((1, 1), ab, np.column_stack([rx - eta * (self.A.T @ ry), x]), check_finite=False)
+            sol = gram_solve(np.column_stack([g, x]))
             t_r, t_x = sol[:, 0], sol[:, 1]
             dx = t_r - (w * (x @ t_r) / (1.0 + w * (x @ t_x))) * t_x
         else:
-            dx = solve_banded((1, 1), ab, rx - eta * (self.A.T @ ry), check_finite=False)
+            dx = gram_solve(g)
         dy = ry + eta * (self.A @ dx)
         return np.concatenate([dx, dy])
 
@@ -143,7 +154,10 @@ class CubicBilinear:
     def z_star(self) -> np.ndarray:
         """The saddle point ``(A^{-1} b, -(L2/2)||x*|| A^{-T} x*)``."""
         if self._star is None:
-            if self.sparse:
+            if self.fast:
+                x = self.A.solve(self.b)
+                y = self.A.T.solve(-0.5 * self.L2 * np.linalg.norm(x) * x)
+            elif self.sparse:
                 from scipy.sparse.linalg import spsolve
 
                 x = spsolve(self.A.tocsc(), self.b)
@@ -206,7 +220,9 @@ class CubicBilinear:
 
     def lipschitz_F(self, radius) -> float:
         """Upper bound on the Lipschitz constant of ``F`` on ``{||x|| <= radius}``: ``||A||_2 + L2 radius``."""
-        if self.sparse:
+        if self.fast:
+            normA = self.A.norm2()
+        elif self.sparse:
             from scipy.sparse.linalg import svds
 
             normA = float(svds(self.A.astype(float), k=1, return_singular_vectors=False)[0])
@@ -222,12 +238,13 @@ def cubic_bilinear(n, *, generator="bidiagonal", L2=None, kappa=20.0, random_sta
     ----------
     n : int
         Size of ``x`` (and of ``y``); ``z`` has ``2 n`` entries.
-    generator : {"bidiagonal", "orthogonal"}
-        See the module docstring. ``"bidiagonal"`` builds a sparse ``A`` (use it for large n).
+    generator : {"bidiagonal", "orthogonal", "fast_orthogonal"}
+        See the module docstring. ``"bidiagonal"`` builds a sparse ``A``, ``"fast_orthogonal"``
+        an O(n log n) operator (use them for large n; :meth:`CubicBilinear.solve_shifted`).
     L2 : float, optional
-        Defaults to ``1/(20 n)`` (bidiagonal) or ``1e-3`` (orthogonal).
+        Defaults to ``1/(20 n)`` (bidiagonal) or ``1e-3`` (orthogonal families).
     kappa : float
-        Condition number of ``A`` for ``"orthogonal"``.
+        Condition number of ``A`` for the orthogonal families.
     random_state : int, Generator or None
     """
     check_positive(n, "n", integer=True)
@@ -238,11 +255,17 @@ def cubic_bilinear(n, *, generator="bidiagonal", L2=None, kappa=20.0, random_sta
         b = 2.0 * rng.integers(0, 2, size=n) - 1.0
         L2 = 1.0 / (20 * n) if L2 is None else check_positive(L2, "L2")
         z0 = np.zeros(2 * n)
+    elif generator == "fast_orthogonal":
+        check_positive(kappa, "kappa")
+        A = FastSVDMatrix(np.exp(np.linspace(-np.log(kappa), 0.0, n)), rng)
+        b = rng.standard_normal(n) / np.sqrt(n)
+        L2 = 1e-3 if L2 is None else check_positive(L2, "L2")
+        z0 = rng.standard_normal(2 * n) / np.sqrt(n)
     else:
         check_positive(kappa, "kappa")
         if n > 5000:
             raise ValueError(f"generator='orthogonal' builds dense n x n matrices; n={n} is too large "
-                             "(use generator='bidiagonal' for large runs)")
+                             "(use generator='fast_orthogonal', the same family in O(n log n), for large runs)")
         U, _ = np.linalg.qr(rng.standard_normal((n, n)))
         V, _ = np.linalg.qr(rng.standard_normal((n, n)))
         A = (U * np.exp(np.linspace(-np.log(kappa), 0.0, n))) @ V

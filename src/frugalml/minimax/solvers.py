@@ -35,6 +35,47 @@ from frugalml.minimax.step import adaptive_step_size, local_lipschitz_estimate
 
 METHODS = ("adaptive", "linesearch", "hipnex", "extragradient")
 
+# method -> option -> (default, check(value) -> bool, what the value must be)
+_ITERATIVE = {"linear_rtol": (1e-10, lambda v: _real(v) and 0 < v < 1, "a number in (0, 1)"),
+              "linear_maxiter": (None, lambda v: v is None or _int(v) and v >= 1, "an integer >= 1 or None")}
+OPTIONS = {
+    "adaptive": dict(_ITERATIVE),
+    "linesearch": {"beta": (0.5, lambda v: _real(v) and 0 < v < 1, "a number in (0, 1)"),
+                   "eta0": (1.0, lambda v: _real(v) and v > 0, "a finite number > 0"),
+                   "max_backtracks": (200, lambda v: _int(v) and v >= 1, "an integer >= 1"),
+                   **_ITERATIVE},
+    "hipnex": {"sigma": (0.95, lambda v: _real(v) and 0 < v < 1, "a number in (0, 1)"),
+               "max_inner": (10_000, lambda v: _int(v) and v >= 1, "an integer >= 1"),
+               **_ITERATIVE},
+    "extragradient": {},
+}
+
+
+def _real(v):
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _check_options(method, options):
+    """Defaults filled in; an unknown key or a bad value raises ``ValueError`` naming it."""
+    if options is not None and not isinstance(options, dict):
+        raise ValueError(f"options must be a dict or None; got {type(options).__name__}")
+    spec = OPTIONS[method]
+    opts = dict(options or {})
+    unknown = sorted(set(opts) - set(spec))
+    if unknown:
+        raise ValueError(f"unknown options for method={method!r}: {unknown}; allowed: {sorted(spec) or 'none'}")
+    out = {}
+    for key, (default, ok, what) in spec.items():
+        value = opts.get(key, default)
+        if key in opts and not ok(value):
+            raise ValueError(f"options[{key!r}] must be {what}; got {value!r}")
+        out[key] = value
+    return out
+
 
 def solve_minimax(F, z0, *, jac=None, jvp=None, method="adaptive", option=2, L2=None, lambda0=None,
                   alpha=0.5, linear_solver="direct", tol=1e-8, max_iter=1000, max_time=None,
@@ -83,7 +124,9 @@ def solve_minimax(F, z0, *, jac=None, jvp=None, method="adaptive", option=2, L2=
         ``gap(z) -> float`` recorded in ``history["gap"]`` (its cost is excluded from the times).
     options : dict, optional
         Method-specific settings: linesearch ``beta`` (0.5), ``eta0`` (1.0), ``max_backtracks`` (200);
-        hipnex ``sigma`` (0.95); iterative solvers ``linear_rtol`` (1e-10), ``linear_maxiter``.
+        hipnex ``sigma`` in (0, 1) (0.95) and ``max_inner`` (10,000: homotopy steps per
+        iteration); iterative solvers ``linear_rtol`` (1e-10), ``linear_maxiter``. Unknown keys
+        and out-of-range values raise ``ValueError`` (see :data:`OPTIONS`).
 
     Returns
     -------
@@ -110,7 +153,7 @@ def solve_minimax(F, z0, *, jac=None, jvp=None, method="adaptive", option=2, L2=
         check_positive(max_time, "max_time")
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
         raise ValueError(f"alpha must be in (0, 1); got {alpha!r}")
-    opts = dict(options or {})
+    opts = _check_options(method, options)
     second_order = method != "extragradient"
     if second_order:
         if jac is None and jvp is None:
@@ -144,9 +187,9 @@ def solve_minimax(F, z0, *, jac=None, jvp=None, method="adaptive", option=2, L2=
     if method == "adaptive":
         return run.adaptive(option, L2, lambda0, alpha)
     if method == "linesearch":
-        return run.linesearch(alpha, opts.get("beta", 0.5), opts.get("eta0", 1.0), opts.get("max_backtracks", 200))
+        return run.linesearch(alpha, opts["beta"], opts["eta0"], opts["max_backtracks"])
     if method == "hipnex":
-        return run.hipnex(L2, opts.get("sigma", 0.95))
+        return run.hipnex(L2, opts["sigma"], opts["max_inner"])
     return run.extragradient(step_size)
 
 
@@ -194,8 +237,11 @@ class _Run:
             raise _Stop(0, "stopped by callback")
         if np.linalg.norm(self.Fz) <= self.tol:
             raise _Stop(0)
-        if self.max_time is not None and self.elapsed() - self.hist.gap_time >= self.max_time:
+        if self.out_of_time():
             raise _Stop(2)
+
+    def out_of_time(self):
+        return self.max_time is not None and self.elapsed() - self.hist.gap_time >= self.max_time
 
     def finish(self, status, message=None, success=None):
         h = self.hist.arrays()
@@ -300,6 +346,8 @@ class _Run:
                 eta *= beta
                 if eta < 1e-300:
                     raise _Stop(4)
+                if self.out_of_time():
+                    raise _Stop(2)
             else:
                 raise _Stop(4)
             state["v"] = eta * e
@@ -313,7 +361,7 @@ class _Run:
         return self.loop(step)
 
     # ------------------------------------------------------------------ HIPNEX (Alves, Pereira, Svaiter)
-    def hipnex(self, L, sigma):
+    def hipnex(self, L, sigma, max_inner):
         theta = 0.5  # (1 - hat_sigma)(1 - 2 hat_sigma)/2 with exact solves (hat_sigma = 0)
         hat_theta = theta * theta
         etaL = 2.0 * hat_theta / sigma
@@ -323,10 +371,22 @@ class _Run:
 
         def step(k):
             x, lam, y, Fy = state["x"], state["lam"], self.z, self.Fz
+            inner = 0
+
+            def bounded():  # every homotopy step counts against max_inner and the clock
+                nonlocal inner
+                inner += 1
+                if inner > max_inner:
+                    raise _Stop(6)
+                if self.out_of_time():
+                    raise _Stop(2)
+
             while np.linalg.norm(lam * Fy + y - x) <= 2 * hat_theta / (lam * L):
                 while lam * np.linalg.norm(y - x) >= eta_c:
+                    bounded()
                     x = x - (tau * lam) * Fy
                     lam = lam * (1 - tau)
+                bounded()
                 lam = lam / (1 - tau)
             r = lam * Fy + y - x
             system = self.systems.at(y)
