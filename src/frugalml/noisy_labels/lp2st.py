@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.base import clone
 
 from frugalml._core import check_array, check_random_state
+from frugalml._core.validation import check_scalar
 from frugalml.noisy_labels.mechanisms import (
     _check_class_labels,
     _check_epsilon,
@@ -94,8 +95,8 @@ def lp_2st(estimator, X, y, epsilon, *, n_classes=None, stage1_fraction=0.5, ran
         n_classes = int(np.max(y_arr)) + 1 if y_arr.size else 2
     K = _check_n_classes(n_classes)
     y = _check_class_labels(y_arr, K)
-    if not (isinstance(stage1_fraction, float | int) and 0 < stage1_fraction < 1):
-        raise ValueError(f"stage1_fraction must be in (0, 1); got {stage1_fraction!r}")
+    stage1_fraction = check_scalar(stage1_fraction, "stage1_fraction", low=0, high=1, low_inclusive=False,
+                                   high_inclusive=False)
     if not hasattr(estimator, "predict_proba"):
         raise ValueError(f"estimator must have predict_proba (its output is the stage-2 prior); "
                          f"{type(estimator).__name__} has none")

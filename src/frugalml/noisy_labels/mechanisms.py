@@ -27,6 +27,7 @@ import numbers
 import numpy as np
 
 from frugalml._core import check_random_state
+from frugalml._core.validation import check_array
 
 
 # --------------------------------------------------------------------------- checks
@@ -63,7 +64,7 @@ def _check_class_labels(y, n_classes: int, name: str = "y") -> np.ndarray:
 
 
 def _check_prior(prior, n_samples: int | None = None, *, atol: float = 1e-6) -> np.ndarray:
-    p = np.asarray(prior, dtype=np.float64)
+    p = check_array(prior, "prior", ndim=None, allow_nonfinite=True)
     if p.ndim == 1:
         p = p[None, :]
     if p.ndim != 2 or p.shape[1] < 2:

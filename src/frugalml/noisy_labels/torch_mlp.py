@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from frugalml._core import check_random_state, progress, torch_generator
+from frugalml._core.validation import check_bool, check_positive, check_scalar
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _sk_validate_data
@@ -85,21 +86,18 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ helpers
     def _check_params(self):
-        hs = tuple(self.hidden_sizes)
-        if any(isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1 for h in hs):
-            raise ValueError(f"hidden_sizes must be positive integers; got {self.hidden_sizes!r}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0; got {self.lr!r}")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0; got {self.weight_decay!r}")
+        try:
+            hs = tuple(check_scalar(h, "hidden_sizes", integer=True, low=1) for h in self.hidden_sizes)
+        except TypeError:
+            raise ValueError(f"hidden_sizes must be a tuple of positive integers; got {self.hidden_sizes!r}") from None
+        check_scalar(self.dropout, "dropout", low=0, high=1, high_inclusive=False)
+        check_positive(self.lr, "lr")
+        check_positive(self.weight_decay, "weight_decay", strict=False)
         for name in ("batch_size", "max_epochs", "patience"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
-        if not 0 <= self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1); got {self.validation_fraction!r}")
+            check_scalar(getattr(self, name), name, integer=True, low=1)
+        check_scalar(self.validation_fraction, "validation_fraction", low=0, high=1, high_inclusive=False)
+        check_bool(self.warm_start, "warm_start")
+        check_bool(self.verbose, "verbose")
         return hs
 
     def _build(self, n_in: int, n_out: int, hs, gen):
