@@ -137,6 +137,9 @@ def check_array(X, name: str = "X", *, ndim: int | None = 2, dtype=np.float64, a
     """
     if isinstance(X, (str, bytes)) or X is None:
         raise ArgumentTypeError(f"{name} must be a numeric array; got {_show(X)}")
+    if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+        raise ArgumentTypeError(f"Sparse data was passed for {name}, but dense data is required; "
+                                f"use {name}.toarray() to convert it")
     if hasattr(X, "detach") and hasattr(X, "cpu"):  # torch tensor
         X = X.detach().cpu().numpy()
     try:
@@ -145,14 +148,14 @@ def check_array(X, name: str = "X", *, ndim: int | None = 2, dtype=np.float64, a
         raise ValueError(f"{name} must be numeric array-like; could not convert: {exc}") from None
     kind = raw.dtype.kind
     if kind == "c":
-        raise ArgumentTypeError(f"{name} must be real-valued; got complex dtype {raw.dtype}")
+        raise ArgumentTypeError(f"Complex data not supported: {name} must be real-valued; got dtype {raw.dtype}")
     if kind in "OUSVMm":
         try:
             raw = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ArgumentTypeError(f"{name} must hold numbers; got dtype {raw.dtype}") from None
+        except (TypeError, ValueError) as exc:
+            raise ArgumentTypeError(f"{name} must hold numbers; got dtype {raw.dtype} ({exc})") from None
         if kind == "O" and any(isinstance(v, complex) for v in np.ravel(np.asarray(X, dtype=object))):
-            raise ArgumentTypeError(f"{name} must be real-valued; got complex entries")
+            raise ArgumentTypeError(f"Complex data not supported: {name} must be real-valued")
         if kind in "USVMm":
             raise ArgumentTypeError(f"{name} must hold numbers; got dtype {np.asarray(X).dtype}")
     try:
@@ -160,15 +163,19 @@ def check_array(X, name: str = "X", *, ndim: int | None = 2, dtype=np.float64, a
     except (TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"{name} could not be converted to {np.dtype(dtype)}: {exc}") from None
     if ndim is not None and arr.ndim != ndim:
-        raise ValueError(f"{name} must be a {ndim}-D array; got shape {arr.shape}")
+        hint = (" Reshape your data with .reshape(-1, 1) for a single feature or .reshape(1, -1) for a single "
+                "sample." if ndim == 2 and arr.ndim < 2 else "")
+        raise ValueError(f"{name} must be a {ndim}-D array; got shape {arr.shape}.{hint}")
     if shape is not None:
         if len(shape) != arr.ndim or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
             want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
             raise ValueError(f"{name} must have shape {want}; got {arr.shape}")
     if arr.ndim >= 1 and arr.shape[0] < min_samples:
-        raise ValueError(f"{name} needs at least {min_samples} sample(s); got {arr.shape[0]}")
+        raise ValueError(f"{name} has {arr.shape[0]} sample(s) (shape={arr.shape}) while a minimum of {min_samples} "
+                         "is required")
     if arr.ndim == 2 and arr.shape[1] < min_features:
-        raise ValueError(f"{name} needs at least {min_features} feature(s); got shape {arr.shape}")
+        raise ValueError(f"{name} has {arr.shape[1]} feature(s) (shape={arr.shape}) while a minimum of "
+                         f"{min_features} is required.")
     if arr.dtype.kind in "fc" and not allow_nonfinite:
         finite = np.isfinite(arr)
         if not finite.all():

@@ -11,6 +11,9 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from sklearn.utils import check_array as _sk_check_array
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
 
 from frugalml._core.validation import check_array, check_option
 from frugalml.moe._base import BaseMixtureOfExperts, _check_int, _check_real
@@ -21,6 +24,14 @@ from frugalml.moe.experts import LinearExperts, MultinomialExperts
 EXPERTS = ("linear", "logistic", "softmax")
 SOLVERS = ("em", "gd", "gradient_em")
 INIT_PARAMS = ("auto", "spectral", "kmeans", "random")
+
+
+def _check_X(X):
+    """``X`` with scikit-learn's checks and messages (complex, object, sparse, 1-D, empty, NaN)."""
+    if X is None or isinstance(X, (str, bytes)):
+        raise TypeError(f"X must be a 2-D numeric array-like; got {X!r}")
+    X = _sk_check_array(X, dtype=np.float64, input_name="X", ensure_all_finite=False)
+    return check_array(X, "X")  # NaN/inf: our message, which counts them
 
 
 class MixtureOfExperts(BaseMixtureOfExperts):
@@ -141,7 +152,9 @@ class MixtureOfExperts(BaseMixtureOfExperts):
 
     def _validate_fit_data(self, X, y):
         check_option(self.expert, EXPERTS, "expert")
-        X = check_array(X, "X")
+        X = _check_X(X)
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         y_arr = np.asarray(y)
         if y_arr.ndim != 1:
             raise ValueError(f"y must be 1-D; got shape {y_arr.shape}")
@@ -183,7 +196,7 @@ class MixtureOfExperts(BaseMixtureOfExperts):
                              "(use 'kmeans', 'random' or 'auto')")
         K = self.n_experts
         if K > X.shape[0]:
-            raise ValueError(f"n_experts={K} exceeds the number of samples ({X.shape[0]})")
+            raise ValueError(f"n_experts={K} exceeds the number of samples (n_samples={X.shape[0]})")
         inner = _check_int(self.inner_steps, "inner_steps")
         if self.solver != "gradient_em" and inner != 1:
             raise ValueError(f"inner_steps={inner} is only used by solver='gradient_em'; got solver={self.solver!r}")
@@ -341,11 +354,11 @@ class MixtureOfExperts(BaseMixtureOfExperts):
 
     # ------------------------------------------------------------------ prediction
     def _check_fitted_X(self, X):
-        if not hasattr(self, "converged_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
-        X = check_array(X, "X")
+        check_is_fitted(self, "converged_")  # NotFittedError (a ValueError) before fit
+        X = _check_X(X)
         if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features but the mixture was fitted with {self.n_features_in_}")
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
         return self._design(X)
 
     def _encode(self, X, y):
@@ -376,19 +389,26 @@ class MixtureOfExperts(BaseMixtureOfExperts):
         lj = self._log_joint(Xd, self._encode(Xd, y))
         return np.exp(lj - logsumexp_rows(lj))
 
-    def score_samples(self, X, y):
-        """Per-sample log-likelihood ``log p(y_i | x_i)``."""
+    def sample_log_likelihood(self, X, y):
+        """Per-sample log-likelihood ``log p(y_i | x_i)``.
+
+        (Not named ``score_samples``: scikit-learn reserves that for a density of ``X`` alone,
+        called as ``score_samples(X)``; a mixture of experts models ``y`` given ``x``.)
+        """
         Xd = self._check_fitted_X(X)
         return logsumexp_rows(self._log_joint(Xd, self._encode(Xd, y)))[:, 0]
 
     def score(self, X, y):
         """Mean log-likelihood ``(1/n) sum_i log p(y_i | x_i)`` (no penalty term)."""
-        return float(np.mean(self.score_samples(X, y)))
+        return float(np.mean(self.sample_log_likelihood(X, y)))
 
+    @available_if(lambda self: self.expert != "linear")
     def predict_proba(self, X):
-        """Class probabilities ``sum_k P(z=k|x) P_k(y|x)``, columns in ``classes_`` order."""
-        if self.expert == "linear":
-            raise AttributeError("predict_proba is only defined for expert='logistic' or 'softmax'")
+        """Class probabilities ``sum_k P(z=k|x) P_k(y|x)``, columns in ``classes_`` order.
+
+        Only defined for ``expert='logistic'`` or ``'softmax'`` (``hasattr`` is False otherwise,
+        as for scikit-learn's meta-estimators).
+        """
         Xd = self._check_fitted_X(X)
         pi = np.exp(log_softmax(logits(Xd, self._W)))  # (n, K)
         P = np.einsum("nk,nkc->nc", pi, self._family.proba(Xd, self._P))  # (n, C)
