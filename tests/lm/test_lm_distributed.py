@@ -41,3 +41,19 @@ def test_two_process_ddp_matches_single_process(tmp_path):
     assert abs(ddp["weight_sum"] - single["weight_sum"]) <= 1e-4 * single["weight_sum"]
     # the loss did move: the comparison is not between two untrained models
     assert single["loss"][-1] < single["loss"][0] - 0.3
+
+
+def test_only_rank_zero_writes_the_report(tmp_path, monkeypatch):
+    from frugalml.repro import harness
+
+    calls = []
+    monkeypatch.setattr(harness, "run_one", lambda name, scale, seed, out: calls.append(out) or
+                        {"status": "reproduced", "runtime_s": 0.0})
+    monkeypatch.setattr(harness, "build_report", lambda out: None)
+    monkeypatch.setenv("RANK", "1")
+    logged = []
+    harness.reproduce(["flow"], scale="smoke", out=tmp_path / "runs", log=logged.append)
+    assert calls == [tmp_path / "runs" / ".rank-1"] and logged == []
+    monkeypatch.setenv("RANK", "0")
+    harness.reproduce(["flow"], scale="smoke", out=tmp_path / "runs", log=logged.append)
+    assert calls[-1] == tmp_path / "runs" and logged

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from pathlib import Path
@@ -45,7 +46,12 @@ def run_one(name: str, scale: str, seed: int, out: Path) -> dict:
 
 
 def reproduce(names=None, *, scale: str = "default", seed: int = 0, out="runs/latest", log=print) -> list[dict]:
-    """Run the named experiments (all when ``names`` is empty) and write ``out/report.html``."""
+    """Run the named experiments (all when ``names`` is empty) and write ``out/report.html``.
+
+    Under ``torchrun`` / ``accelerate launch`` every process runs the experiments (their LM
+    training is data-parallel) and only the main process writes to ``out``; the others write
+    to ``out/.rank-N/``, which the report ignores.
+    """
     check_option(scale, SCALES, "scale")
     seed = check_scalar(seed, "seed", integer=True, low=0, high=2**32 - 1)
     names = list(names) if names else list(EXPERIMENTS)
@@ -53,6 +59,9 @@ def reproduce(names=None, *, scale: str = "default", seed: int = 0, out="runs/la
         if name not in EXPERIMENTS:
             raise ValueError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}")
     out = check_path(out, "out", must_exist=False, kind="dir")
+    rank = int(os.environ.get("RANK", "0") or 0)   # set by torchrun / accelerate launch
+    if rank:  # every process runs the experiments (DDP steps in lockstep); only rank 0 writes the report
+        out, log = out / f".rank-{rank}", (lambda *args, **kwargs: None)
     records = []
     try:
         for name in names:
