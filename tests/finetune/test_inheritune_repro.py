@@ -85,7 +85,7 @@ def test_check_on_smoke_result_with_random_arm_as_method_fails(smoke):
 
     broken = copy.deepcopy(smoke)
     for sd in broken["seeds"]:
-        sd["arms"]["inherit_first"] = copy.deepcopy(sd["arms"]["random"])
+        sd["arms"]["inherit_first"] = {**copy.deepcopy(sd["arms"]["random"]), "block_drift": 0.0}
     broken["summary"] = inheritune._summarize(broken["seeds"])
     assert not inheritune.check(broken)["claims"][0]["held"]
 

@@ -334,6 +334,7 @@ def plot(result: dict, outdir) -> list:
     hist = result["growth"]["history"]
     ax.plot([h["n_layers"] for h in hist], [h["val_loss"] for h in hist], marker="o", label="Inheritune student")
     ax.axhline(ref, color="k", ls="--", lw=1, label="reference")
+    ax.set_xticks([h["n_layers"] for h in hist])
     ax.set_xlabel("student layers (growth round)")
     ax.set_ylabel("validation loss after the round")
     ax.set_title(f"growth loop, {result['config']['steps']} steps per round")
