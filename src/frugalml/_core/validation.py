@@ -269,6 +269,9 @@ def load_npy(path, name: str, mmap_mode: str | None = None) -> np.ndarray:
     ``mmap_mode="r"`` maps the file instead of reading it (a ``np.memmap``: arrays larger than memory).
     """
     p = check_path(path, name, kind="file")
+    with open(p, "rb") as fh:
+        if fh.read(6) != b"\x93NUMPY":
+            raise ValueError(f"{name}: {str(p)!r} is not a valid .npy file (no NUMPY header); save it with np.save")
     try:
         return np.load(p, allow_pickle=False, mmap_mode=mmap_mode)
     except ValueError as exc:

@@ -182,7 +182,8 @@ def load_pretrained(path, *, gguf_file: str | None = None, dtype=None):
     ----------
     path : str or Path
         A local folder holding a Hugging Face model (``config.json`` + weights) and its
-        tokenizer, or holding ``gguf_file``. Nothing is downloaded.
+        tokenizer, or holding ``gguf_file``. Nothing is downloaded, and custom code shipped
+        in the folder (``auto_map``) is never run (``trust_remote_code=False``).
     gguf_file : str, optional
         Name of a GGUF file inside ``path``; transformers dequantises it to ``dtype``.
     dtype : torch.dtype, optional
@@ -205,7 +206,8 @@ def load_pretrained(path, *, gguf_file: str | None = None, dtype=None):
             raise ModelNotFoundError("reading GGUF files needs the `gguf` package: `pip install gguf`")
     elif not (path / "config.json").is_file():
         raise ModelNotFoundError(f"{path} has no config.json: not a save_pretrained folder")
-    kwargs = dict(local_files_only=True)
+    # local files only, and never code shipped with the checkpoint (``auto_map`` modules)
+    kwargs = dict(local_files_only=True, trust_remote_code=False)
     if gguf_file is not None:
         kwargs["gguf_file"] = gguf_file
     with hf_quiet():

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import math
 
+from frugalml._core.validation import check_positive, check_scalar
+
 
 def adaptive_step_size(norm_F: float, norm_v: float, lam: float, alpha: float) -> float:
     """Largest ``eta`` with ``eta * lam * (eta * norm_F + norm_v) <= alpha``.
@@ -52,6 +54,10 @@ def adaptive_step_size(norm_F: float, norm_v: float, lam: float, alpha: float) -
         ``2 alpha / (lam norm_v + sqrt(lam^2 norm_v^2 + 4 alpha lam norm_F))``; ``inf`` when
         the denominator vanishes (``F(z_k) = 0`` and ``v_k = 0``).
     """
+    norm_F = check_positive(norm_F, "norm_F", strict=False)
+    norm_v = check_positive(norm_v, "norm_v", strict=False)
+    lam = check_positive(lam, "lam")
+    alpha = check_scalar(alpha, "alpha", low=0, high=1, low_inclusive=False, high_inclusive=False)
     a = lam * norm_v
     denom = a + math.sqrt(a * a + 4.0 * alpha * lam * norm_F)
     return math.inf if denom == 0.0 else 2.0 * alpha / denom
@@ -59,6 +65,8 @@ def adaptive_step_size(norm_F: float, norm_v: float, lam: float, alpha: float) -
 
 def local_lipschitz_estimate(norm_e: float, norm_step: float) -> float:
     """``2 ||e_{k+1}|| / ||z_{k+1} - z_k||^2``, the Option II estimate of ``L2`` (NaN if the step is 0)."""
+    norm_e = check_positive(norm_e, "norm_e", strict=False)
+    norm_step = check_positive(norm_step, "norm_step", strict=False)
     if norm_step == 0.0:
         return math.nan
     return 2.0 * norm_e / (norm_step * norm_step)
