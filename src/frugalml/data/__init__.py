@@ -20,6 +20,7 @@ from frugalml.data.images import (
     load_fashion_mnist,
     load_image_dataset,
     load_mnist_5k,
+    pool_images,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "load_image_dataset",
     "load_mnist_5k",
     "occlusion",
+    "pool_images",
     "resolution_loss",
     "symmetric_label_noise",
 ]

@@ -137,6 +137,25 @@ def load_digits(*, test_fraction: float = 0.25, random_state=0) -> Dataset:
     return _split("digits", X, d.target.astype(np.int64), test_fraction, random_state, (8, 8))
 
 
+def pool_images(X, image_shape, factor: int):
+    """Average-pool ``factor x factor`` pixel blocks of flattened images (rows of ``X``).
+
+    Returns ``(X_pooled, pooled_shape)``; ``factor=1`` returns float32 ``X`` unchanged. Trailing
+    rows / columns that do not fill a block are dropped.
+    """
+    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+        raise ValueError(f"factor must be an integer >= 1; got {factor!r}")
+    X = np.asarray(X, dtype=np.float32)
+    H, W = image_shape
+    if X.ndim != 2 or X.shape[1] != H * W:
+        raise ValueError(f"X must have shape (n, {H * W}) for image_shape {tuple(image_shape)}; got {X.shape}")
+    if factor == 1:
+        return X, (H, W)
+    h, w = H // factor, W // factor
+    imgs = X.reshape(-1, H, W)[:, :h * factor, :w * factor]
+    return imgs.reshape(-1, h, factor, w, factor).mean(axis=(2, 4)).reshape(len(X), h * w), (h, w)
+
+
 def load_image_dataset(name: str, **kwargs) -> Dataset:
     """Load ``"fashion_mnist"``, ``"mnist_5k"`` or ``"digits"`` by name."""
     loaders = {"fashion_mnist": load_fashion_mnist, "mnist_5k": load_mnist_5k, "digits": load_digits}

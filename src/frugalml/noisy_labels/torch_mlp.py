@@ -9,6 +9,7 @@ network on images as easily as a scikit-learn model.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
 
@@ -105,12 +106,13 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         from torch import nn
 
         layers, width = [], n_in
-        for h in hs:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            if self.dropout > 0:
-                layers.append(nn.Dropout(self.dropout))
-            width = h
-        layers.append(nn.Linear(width, n_out))
+        with torch.random.fork_rng(devices=[]):  # nn.Linear's default init draws from the global generator
+            for h in hs:
+                layers += [nn.Linear(width, h), nn.ReLU()]
+                if self.dropout > 0:
+                    layers.append(nn.Dropout(self.dropout))
+                width = h
+            layers.append(nn.Linear(width, n_out))
         module = nn.Sequential(*layers)
         with torch.no_grad():  # seeded init from our generator, never the global one
             for m in module:
@@ -157,6 +159,12 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         Xtr, ttr, Xva, tva = Xt[tr_idx], tt[tr_idx], Xt[val_idx], tt[val_idx]
 
         module = self.module_
+        # nn.Dropout draws from torch's global generator: fork it (restored on exit) and seed the
+        # fork from our generator, so dropout masks follow random_state and nothing global changes
+        rng_scope = contextlib.ExitStack()
+        if self.dropout > 0:
+            rng_scope.enter_context(torch.random.fork_rng(devices=[]))
+            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))
         opt = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         best_loss, best_state, best_epoch, bad = np.inf, None, 0, 0
         self.history_ = []
@@ -188,6 +196,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             self.history_.append(rec)
             if n_val and bad >= self.patience:
                 break
+        rng_scope.close()
         if best_state is not None:
             module.load_state_dict(best_state)
         self.n_epochs_ = len(self.history_)
@@ -206,6 +215,25 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
             for start in range(0, X.shape[0], 4096):
                 out.append(self.module_(torch.from_numpy(np.ascontiguousarray(X[start:start + 4096])).to(self.device)).cpu())
         return torch.cat(out)
+
+    def embed(self, X):
+        """Activations of the last hidden layer (after ReLU), shape ``(n, hidden_sizes[-1])``.
+
+        The proxy-model embedding used for subset selection: train on the (noisy) data,
+        then select in this space (as GM Matching's official code does with a pretrained encoder).
+        """
+        import torch
+
+        check_is_fitted(self, "module_")
+        X = _validate(self, X, reset=False)
+        body = self.module_[:-1]
+        body.eval()
+        out = []
+        with torch.no_grad():
+            for start in range(0, X.shape[0], 4096):
+                xb = torch.from_numpy(np.ascontiguousarray(X[start:start + 4096])).to(self.device)
+                out.append(body(xb).cpu())
+        return torch.cat(out).numpy().astype(np.float64)
 
     def predict_proba(self, X):
         """Softmax class probabilities, columns ordered as ``classes_``."""
