@@ -29,8 +29,8 @@ ARM_LABELS = {"standard": "standard FT", "flow": "FLOW (paper)", "flow_normalize
 
 # loss_reduction "token" and the l2 per parameter follow the official trainer (see finetune()).
 LM_SETTINGS = {
-    "smollm2_cpu": dict(model="smollm2", device="cpu", n_seeds=2, n_train=32, n_validation=16, max_prompt=96,
-                        max_length=160, epochs=1, batch_size=4, lr=1e-4, train_top_layers=2, p_blocks=8,
+    "smollm2_cpu": dict(model="smollm2", device="cpu", n_seeds=2, n_train=16, n_validation=8, max_prompt=96,
+                        max_length=160, epochs=1, batch_size=4, lr=1e-4, train_top_layers=2, p_blocks=4,
                         block_size=128, arms=LM_ARMS),
     "paper": dict(model="smollm2", device="cuda", n_seeds=3, n_train=2000, n_validation=200, max_prompt=256,
                   max_length=512, epochs=2, batch_size=16, lr=2e-5, lora_lr=2e-4, lora_r=16, l2=0.01,
