@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from frugalml._core.random import check_random_state
-from frugalml._core.validation import check_option, check_positive
+from frugalml._core.validation import check_option, check_positive, check_scalar
 
 
 @dataclass
@@ -93,6 +93,11 @@ def make_moe(n_samples=10_000, n_features=10, n_experts=3, *, expert="linear", n
     check_positive(n_features, "n_features", integer=True)
     check_positive(n_experts, "n_experts", integer=True)
     check_positive(noise_std, "noise_std")
+    check_positive(beta_norm, "beta_norm", strict=False)
+    check_positive(w_norm, "w_norm", strict=False)
+    if check_positive(condition_number, "condition_number") < 1:
+        raise ValueError(f"condition_number must be >= 1; got {condition_number}")
+    check_scalar(n_classes, "n_classes", integer=True, low=2)
     rng = check_random_state(random_state)
     K, d = n_experts, n_features
     gate = np.vstack([w_norm * _unit(rng, d) for _ in range(K - 1)] + [np.zeros(d)])

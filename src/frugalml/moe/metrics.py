@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from frugalml._core.validation import check_array
+
+MAX_ABS = 1e150  # squared differences of larger entries overflow
+
 
 def symmetric_error(beta, w, beta_true, w_true):
     """Errors of the symmetric model, invariant to ``theta -> -theta`` (swapping experts).
@@ -12,11 +16,14 @@ def symmetric_error(beta, w, beta_true, w_true):
     Returns ``(beta_error, w_error)`` at the sign ``s`` minimising
     ``||beta - s beta*||^2 + ||w - s w*||^2``.
     """
-    beta, w = np.asarray(beta, float), np.asarray(w, float)
+    beta = check_array(beta, "beta", ndim=1, max_abs=MAX_ABS)
+    w = check_array(w, "w", ndim=1, shape=beta.shape, max_abs=MAX_ABS)
+    beta_true = check_array(beta_true, "beta_true", ndim=1, shape=beta.shape, max_abs=MAX_ABS)
+    w_true = check_array(w_true, "w_true", ndim=1, shape=beta.shape, max_abs=MAX_ABS)
     errs = []
     for s in (1.0, -1.0):
-        eb = float(np.linalg.norm(beta - s * np.asarray(beta_true)))
-        ew = float(np.linalg.norm(w - s * np.asarray(w_true)))
+        eb = float(np.linalg.norm(beta - s * beta_true))
+        ew = float(np.linalg.norm(w - s * w_true))
         errs.append((eb**2 + ew**2, eb, ew))
     _, eb, ew = min(errs)
     return eb, ew
@@ -30,8 +37,10 @@ def matched_error(expert_coef, expert_true, gate_coef=None, gate_true=None):
     both gates have the identifiable form ``w_K = 0``; None without gates) and
     ``permutation`` (estimated expert ``permutation[k]`` matches true expert ``k``).
     """
-    E = np.asarray(expert_coef, float)
-    T = np.asarray(expert_true, float)
+    E = check_array(expert_coef, "expert_coef", ndim=None, max_abs=MAX_ABS)
+    T = check_array(expert_true, "expert_true", ndim=None, max_abs=MAX_ABS)
+    if E.ndim < 2:
+        raise ValueError(f"expert_coef must be an (n_experts, ...) array; got shape {E.shape}")
     if E.shape != T.shape:
         raise ValueError(f"expert_coef has shape {E.shape} but expert_true has {T.shape}")
     K = E.shape[0]

@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from frugalml._core.validation import check_array, check_option
+from frugalml._core.validation import check_array, check_option, check_positive, check_scalar
+
+MAX_ABS = 1e100  # beyond this, X beta overflows in the squares of the likelihood
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -37,12 +39,12 @@ def _logcosh(a):
 
 
 def _check(X, y, beta, w):
-    X = check_array(X, "X")
-    y = check_array(y, "y", ndim=1)
+    X = check_array(X, "X", max_abs=MAX_ABS)
+    y = check_array(y, "y", ndim=1, max_abs=MAX_ABS)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"y has {y.shape[0]} entries but X has {X.shape[0]} rows; they must match")
-    beta = check_array(beta, "beta", ndim=1)
-    w = check_array(w, "w", ndim=1)
+    beta = check_array(beta, "beta", ndim=1, max_abs=MAX_ABS)
+    w = check_array(w, "w", ndim=1, max_abs=MAX_ABS)
     for name, v in (("beta", beta), ("w", w)):
         if v.shape[0] != X.shape[1]:
             raise ValueError(f"{name} must have {X.shape[1]} entries (n_features); got {v.shape[0]}")
@@ -73,6 +75,9 @@ def symmetric_gradient(X, y, beta, w):
 
 def mirror_map_gradient(X, beta, w):
     """``(grad A_beta, grad A_w) = (X^T X beta / n, X^T tanh(X w) / n)``."""
+    X = check_array(X, "X", max_abs=MAX_ABS)
+    beta = check_array(beta, "beta", ndim=1, shape=(X.shape[1],), max_abs=MAX_ABS)
+    w = check_array(w, "w", ndim=1, shape=(X.shape[1],), max_abs=MAX_ABS)
     n = X.shape[0]
     return X.T @ (X @ beta) / n, X.T @ np.tanh(X @ w) / n
 
@@ -123,6 +128,8 @@ def symmetric_gradient_em_step(X, y, beta, w, learning_rate, inner_steps=1):
 
     With ``inner_steps=1`` this is one gradient-descent step on the negative log-likelihood.
     """
+    learning_rate = check_positive(learning_rate, "learning_rate")
+    inner_steps = check_scalar(inner_steps, "inner_steps", integer=True, low=1)
     return _gradient_em_step(*_check(X, y, beta, w), learning_rate, inner_steps)
 
 
@@ -179,8 +186,13 @@ def fit_symmetric(X, y, beta0, w0, *, solver="em", learning_rate=None, inner_ste
     """
     check_option(solver, ("em", "gd", "gradient_em"), "solver")
     X, y, beta, w = _check(X, y, beta0, w0)
-    if solver != "em" and (learning_rate is None or not learning_rate > 0):
-        raise ValueError(f"solver={solver!r} needs a positive learning_rate; got {learning_rate!r}")
+    if solver != "em":
+        if learning_rate is None:
+            raise ValueError(f"solver={solver!r} needs a positive learning_rate; got None")
+        learning_rate = check_positive(learning_rate, "learning_rate")
+    inner_steps = check_scalar(inner_steps, "inner_steps", integer=True, low=1)
+    max_iter = check_scalar(max_iter, "max_iter", integer=True, low=0)
+    tol = check_positive(tol, "tol", strict=False)
     steps = inner_steps if solver == "gradient_em" else 1
     betas, ws, lls = [beta], [w], [_log_likelihood(X, y, beta, w)]
     gram = X.T @ X
