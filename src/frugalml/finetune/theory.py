@@ -1,6 +1,6 @@
 """FLOW in linear regression: closed forms of weighted gradient descent and of forgetting.
 
-Sanyal et al. (ICML 2025, Sec. 5) analyse FLOW in a linear setting and show that the
+Sanyal et al. (ICML 2025, theory section) analyse FLOW in a linear setting and show that the
 weights make the fine-tuning objective's curvature small along the directions where the
 pre-trained model errs, so gradient descent "stalls" there and stays close to the
 pre-trained solution. This module gives the exact finite-step quantities for that setting

@@ -302,7 +302,7 @@ def _theory_claim(th):
         f"{fn['forgetting']:.4f} (population: {th['population_forgetting']['standard']['forgetting']:.4f}, "
         f"{th['population_forgetting']['flow']['forgetting']:.4f}, "
         f"{th['population_forgetting']['flow_normalized']['forgetting']:.4f}); closed form vs GD iterates {exact:.1e}",
-        paper="Sec. 5: FLOW stalls learning in a subspace, which inhibits overfitting to the target task")
+        paper="theory section: FLOW stalls learning in a subspace, which inhibits overfitting to the target task")
 
 
 def _lm_claim(lm):
