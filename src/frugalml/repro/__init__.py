@@ -26,6 +26,7 @@ EXPERIMENTS = {
     "flow": "FLOW: upweighting easy samples in fine-tuning mitigates forgetting (Sanyal et al., ICML 2025)",
     "svft": "SVFT: parameter-efficient fine-tuning on the singular vectors of the weights (Lingam et al., NeurIPS 2024)",
     "inheritune": "Inheritune: a small base LM from the first layers of a larger one (Sanyal, Sanghavi, Dimakis, 2024)",
+    "rare": "RARe: retrievers fine-tuned to use in-context examples (Tejaswi et al., COLM 2025)",
 }
 
 SCALES = ("smoke", "default", "paper")

@@ -1,0 +1,48 @@
+"""RARe: retrievers that use in-context examples (Tejaswi, Lee, Sanghavi, Choi, COLM 2025).
+
+BEIR-format data (:func:`load_beir`, :func:`save_beir`), example selection
+(:class:`ExampleRetriever`, BM25 from ``bm25s``), the query template (:func:`format_query`),
+training on sentence-transformers' trainer (:func:`train_rare`), evaluation
+(:func:`evaluate_retrieval`; metrics as plain functions :func:`ndcg_at_k`,
+:func:`recall_at_k`, :func:`mrr_at_k`), offline tasks (:mod:`frugalml.retrieval.tasks`) and
+the shipped base model (:func:`load_base_model`).
+"""
+
+from frugalml.retrieval.beir import BeirData, document_text, load_beir, save_beir
+from frugalml.retrieval.evaluation import (
+    RetrievalEvaluation,
+    bm25_search,
+    encode_corpus,
+    evaluate_retrieval,
+    score_run,
+)
+from frugalml.retrieval.examples import ExampleRetriever, format_query
+from frugalml.retrieval.metrics import dcg, mrr_at_k, ndcg_at_k, recall_at_k
+from frugalml.retrieval.models import base_model_path, load_base_model
+from frugalml.retrieval.tasks import BUILDERS, RetrievalTask, build_task
+from frugalml.retrieval.training import RareTrainResult, train_rare
+
+__all__ = [
+    "BUILDERS",
+    "BeirData",
+    "ExampleRetriever",
+    "RareTrainResult",
+    "RetrievalEvaluation",
+    "RetrievalTask",
+    "base_model_path",
+    "bm25_search",
+    "build_task",
+    "dcg",
+    "document_text",
+    "encode_corpus",
+    "evaluate_retrieval",
+    "format_query",
+    "load_base_model",
+    "load_beir",
+    "mrr_at_k",
+    "ndcg_at_k",
+    "recall_at_k",
+    "save_beir",
+    "score_run",
+    "train_rare",
+]

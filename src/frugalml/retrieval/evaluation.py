@@ -1,0 +1,153 @@
+"""Retrieval evaluation: dense search with a sentence-transformers model, BM25, metrics.
+
+Documents are encoded alone (no instruction, no examples), queries as
+:func:`~frugalml.retrieval.examples.format_query` writes them (RARe Sec. 3.1).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from frugalml._core import check_positive
+from frugalml.retrieval.beir import document_text
+from frugalml.retrieval.examples import ExampleRetriever, format_query
+from frugalml.retrieval.metrics import mean, mrr_at_k, ndcg_at_k, recall_at_k
+
+
+@dataclass
+class RetrievalEvaluation:
+    """What :func:`evaluate_retrieval` measured.
+
+    Attributes
+    ----------
+    metrics : dict
+        Flat ``{"ndcg@10": ..., "recall@10": ..., "mrr@10": ..., "query_ms": ...}``; the
+        primary metric is ``"ndcg@10"``. ``query_ms`` is the wall time to encode the
+        queries divided by their number (batched, as a search service would),
+        ``example_ms`` the time to pick the examples per query, ``query_tokens`` the mean
+        query length in tokens after formatting.
+    per_query : dict
+        ``{metric: {qid: value}}`` for paired comparisons between systems.
+    run : dict
+        ``{qid: {docid: score}}``, the top ``max(k_values)`` documents per query.
+    """
+
+    metrics: dict
+    per_query: dict
+    run: dict = field(repr=False)
+    primary_metric: str = "ndcg@10"
+
+    def __getitem__(self, key):
+        return self.metrics[key]
+
+
+def score_run(qrels: dict, run: dict, k_values=(1, 10, 100)) -> tuple[dict, dict]:
+    """Mean nDCG@k, recall@k and MRR@k of a run, and the per-query values."""
+    per_query = {}
+    for k in k_values:
+        per_query[f"ndcg@{k}"] = ndcg_at_k(qrels, run, k)
+        per_query[f"recall@{k}"] = recall_at_k(qrels, run, k)
+        per_query[f"mrr@{k}"] = mrr_at_k(qrels, run, k)
+    return {m: mean(v) for m, v in per_query.items()}, per_query
+
+
+def encode_corpus(model, corpus: dict, *, batch_size: int = 64):
+    """``(docids, embeddings)`` of a BEIR corpus, L2-normalised (``title + " " + text``)."""
+    ids = list(corpus)
+    emb = model.encode([document_text(corpus[d]) for d in ids], batch_size=batch_size, normalize_embeddings=True,
+                       convert_to_numpy=True, show_progress_bar=False)
+    return ids, np.asarray(emb, dtype=np.float32)
+
+
+def _top_k(scores: np.ndarray, ids, qids, k):
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    return {q: {ids[j]: float(row[j]) for j in cand} for q, row, cand in zip(qids, scores, part)}
+
+
+def bm25_search(corpus: dict, queries: dict, k: int = 100) -> dict:
+    """BM25 (``bm25s``, Lucene variant, English stop words) over ``title + " " + text``."""
+    import bm25s
+
+    check_positive(k, "k", integer=True)
+    ids = list(corpus)
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize([document_text(corpus[d]) for d in ids], stopwords="en", show_progress=False),
+                    show_progress=False)
+    qids = list(queries)
+    tokens = bm25s.tokenize([queries[q] for q in qids], stopwords="en", return_ids=False, show_progress=False)
+    docs, scores = retriever.retrieve(tokens, k=min(k, len(ids)), show_progress=False, n_threads=1)
+    return {q: {ids[j]: float(s) for j, s in zip(drow, srow)} for q, drow, srow in zip(qids, docs, scores)}
+
+
+def format_queries(queries: dict, *, instruction=None, examples=None, max_example_words=None,
+                   exclude_self: dict | None = None) -> tuple[dict, float]:
+    """Formatted query strings and the example-selection time per query (ms).
+
+    ``examples`` is None, an :class:`ExampleRetriever` (called on the raw query text), or
+    ``{qid: [(query, document), ...]}``; ``exclude_self`` maps a qid to its pool index.
+    """
+    qids = list(queries)
+    t0 = time.perf_counter()
+    if examples is None:
+        ex = [()] * len(qids)
+    elif isinstance(examples, ExampleRetriever):
+        excl = [exclude_self.get(q) for q in qids] if exclude_self else None
+        ex = examples.retrieve_many([queries[q] for q in qids], excl)
+    elif isinstance(examples, dict):
+        missing = [q for q in qids if q not in examples]
+        if missing:
+            raise ValueError(f"examples has no entry for {len(missing)} query id(s), e.g. {missing[0]!r}")
+        ex = [examples[q] for q in qids]
+    else:
+        raise ValueError(f"examples must be None, an ExampleRetriever or a dict; got {type(examples).__name__}")
+    example_ms = 1000 * (time.perf_counter() - t0) / max(len(qids), 1) if examples is not None else 0.0
+    if instruction is None and examples is None:
+        return dict(queries), example_ms
+    return ({q: format_query(queries[q], e, instruction, max_example_words=max_example_words)
+             for q, e in zip(qids, ex)}, example_ms)
+
+
+def evaluate_retrieval(model, corpus: dict, queries: dict, qrels: dict, *, instruction: str | None = None,
+                       examples=None, k_values=(1, 10, 100), batch_size: int = 32, max_example_words=None,
+                       corpus_embeddings=None) -> RetrievalEvaluation:
+    """Dense retrieval with ``model`` over ``corpus``, scored against ``qrels``.
+
+    Parameters
+    ----------
+    model : SentenceTransformer
+        Encodes queries and documents; cosine similarity ranks.
+    corpus, queries, qrels : dict
+        BEIR dicts (see :func:`frugalml.retrieval.load_beir`).
+    instruction : str, optional
+        Task instruction; with it (or with examples) queries are written by
+        :func:`format_query`, without both they are encoded raw.
+    examples : ExampleRetriever or dict, optional
+        In-context examples per query (RARe); ``None`` for none.
+    k_values : tuple of int
+        Cut-offs for nDCG@k, recall@k and MRR@k.
+    corpus_embeddings : (ids, array), optional
+        Reuse :func:`encode_corpus` output across calls with the same model.
+    """
+    if not queries:
+        raise ValueError("queries is empty")
+    k_values = tuple(check_positive(k, "k_values", integer=True) for k in k_values)
+    ids, demb = corpus_embeddings if corpus_embeddings is not None else encode_corpus(model, corpus,
+                                                                                       batch_size=2 * batch_size)
+    texts, example_ms = format_queries(queries, instruction=instruction, examples=examples,
+                                       max_example_words=max_example_words)
+    qids = list(texts)
+    t0 = time.perf_counter()
+    qemb = model.encode([texts[q] for q in qids], batch_size=batch_size, normalize_embeddings=True,
+                        convert_to_numpy=True, show_progress_bar=False)
+    query_ms = 1000 * (time.perf_counter() - t0) / len(qids)
+    run = _top_k(np.asarray(qemb, dtype=np.float32) @ demb.T, ids, qids, max(k_values))
+    metrics, per_query = score_run(qrels, run, k_values)
+    n_tok = [len(ids_) for ids_ in model.tokenizer([texts[q] for q in qids], truncation=True,
+                                                     max_length=model.max_seq_length)["input_ids"]]
+    metrics.update(query_ms=query_ms, example_ms=example_ms, query_tokens=float(np.mean(n_tok)),
+                   n_queries=len(qids))
+    return RetrievalEvaluation(metrics, per_query, run)
