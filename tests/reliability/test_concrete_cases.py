@@ -19,7 +19,7 @@ def test_numbers_accept_numpy_scalars_and_refuse_bools_and_strings():
     with pytest.raises(ArgumentTypeError, match="k must be an integer"):
         check_scalar(4.0, "k", integer=True)
     for bad in (np.nan, np.inf, -np.inf):
-        with pytest.raises(ValueError, match="tau must be finite"):
+        with pytest.raises(ValueError, match="tau must be a finite number"):
             check_scalar(bad, "tau")
     with pytest.raises(TypeError, match="exact_step must be True or False"):
         check_bool("no", "exact_step")
@@ -34,7 +34,7 @@ def test_asymmetric_noise_on_a_single_class_is_refused():
 
 
 def test_gaussian_noise_refuses_nan_std():
-    with pytest.raises(ValueError, match="std must be finite"):
+    with pytest.raises(ValueError, match="std must be a finite number"):
         gaussian_noise(np.zeros((2, 4, 4)), std=np.nan)
 
 

@@ -39,12 +39,17 @@ def _as_scalar(value, name: str, integer: bool):
                                 f"got {value!r}")
     if integer:
         if isinstance(value, numbers.Integral):
+            if abs(int(value)) > 2**62:
+                raise ValueError(f"{name}={_show(value)} is too large (the limit is 2**62)")
             return int(value)
         raise ArgumentTypeError(f"{name} must be an integer; got {_show(value)} ({type(value).__name__})")
-    if isinstance(value, numbers.Integral):
-        return int(value)
+    if isinstance(value, numbers.Integral) and abs(int(value)) <= 2**53:
+        return int(value)  # exact in float64: keep it an int
     if isinstance(value, numbers.Real):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"{name}={_show(value)} is too large for a float") from None
     raise ArgumentTypeError(f"{name} must be a real number; got {_show(value)} ({type(value).__name__})")
 
 
@@ -78,7 +83,7 @@ def check_scalar(value, name: str, *, integer: bool = False, low=None, high=None
         raise ArgumentTypeError(f"{name} must be {'an integer' if integer else 'a number'}; got None")
     out = _as_scalar(value, name, integer)
     if isinstance(out, float) and not np.isfinite(out):
-        raise ValueError(f"{name} must be finite; got {value!r}")
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
     too_low = low is not None and (out < low if low_inclusive else out <= low)
     too_high = high is not None and (out > high if high_inclusive else out >= high)
     if too_low or too_high:

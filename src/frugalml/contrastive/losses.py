@@ -14,16 +14,19 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from frugalml._core.validation import check_option, check_positive
+
 SIMILARITIES = ("dot", "cosine")
 
 
 def similarity_matrix(z, z_other, temperature: float = 1.0, similarity: str = "dot"):
     """``S[i, j] = s(z[i], z_other[j]) / temperature``: shape ``(n, m)`` from ``(n, r)``, ``(m, r)``."""
+    check_option(similarity, SIMILARITIES, "similarity")
+    if not isinstance(temperature, torch.Tensor):  # a learnable temperature is a tensor
+        temperature = check_positive(temperature, "temperature")
     if similarity == "cosine":
         z = F.normalize(z, dim=1)
         z_other = F.normalize(z_other, dim=1)
-    elif similarity != "dot":
-        raise ValueError(f"similarity must be one of {list(SIMILARITIES)}; got {similarity!r}")
     return z @ z_other.T / temperature  # (n, m)
 
 

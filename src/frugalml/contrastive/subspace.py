@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from frugalml._core import check_array
+from frugalml._core import check_array, check_positive
 
 
 def orthonormal_rows(A, name: str = "A", *, rtol: float = 1e-10) -> np.ndarray:
@@ -21,6 +21,7 @@ def orthonormal_rows(A, name: str = "A", *, rtol: float = 1e-10) -> np.ndarray:
     ``rank(A)`` rows. A 1-D ``A`` is treated as one row.
     """
     A = check_array(A, name, ndim=None)
+    rtol = check_positive(rtol, "rtol", strict=False)
     if A.ndim == 1:
         A = A[None, :]
     if A.ndim != 2:

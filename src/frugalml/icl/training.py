@@ -78,7 +78,8 @@ def train_icl(model, sampler, n_steps: int = 1000, context_size: int = 50, batch
         pred = model(batch.x, batch.y, batch.x_query)  # (B,)
         loss = torch.mean((pred - batch.y_query) ** 2)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"training diverged at step {step} (loss={loss.item()}); lower lr")
+            raise FloatingPointError(f"training diverged at step {step} (loss={loss.item()}); lower lr, or rescale "
+                                     "the task (its lipschitz, noise, bias) or the model's init_w")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -17,20 +17,15 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 
 from frugalml._core.random import check_random_state
+from frugalml._core.validation import check_scalar
 
 
 def _check_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
+    return check_scalar(value, name, integer=True, low=minimum)
 
 
 def _check_real(value, name, *, minimum=0.0, strict=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum}; got {value!r}")
-    return float(value)
+    return float(check_scalar(value, name, low=minimum, low_inclusive=not strict))
 
 
 class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):

@@ -9,6 +9,10 @@ import numpy as np
 from frugalml._core.random import check_random_state
 from frugalml._core.validation import check_option, check_positive, check_scalar
 
+# beyond ~1e12 the smallest eigenvalue is lost to float64 rounding and the covariance is not
+# numerically positive definite
+MAX_CONDITION = 1e12
+
 
 @dataclass
 class SyntheticMoE:
@@ -62,9 +66,7 @@ def make_symmetric_moe(n_samples=10_000, n_features=10, *, beta_norm=2.0, w_norm
     check_positive(beta_norm, "beta_norm", strict=False)
     check_positive(w_norm, "w_norm", strict=False)
     check_positive(noise_std, "noise_std")
-    check_positive(condition_number, "condition_number")
-    if condition_number < 1:
-        raise ValueError(f"condition_number must be >= 1; got {condition_number}")
+    check_scalar(condition_number, "condition_number", low=1, high=MAX_CONDITION)
     rng = check_random_state(random_state)
     beta = beta_norm * _unit(rng, n_features)
     w = w_norm * _unit(rng, n_features)
@@ -95,8 +97,7 @@ def make_moe(n_samples=10_000, n_features=10, n_experts=3, *, expert="linear", n
     check_positive(noise_std, "noise_std")
     check_positive(beta_norm, "beta_norm", strict=False)
     check_positive(w_norm, "w_norm", strict=False)
-    if check_positive(condition_number, "condition_number") < 1:
-        raise ValueError(f"condition_number must be >= 1; got {condition_number}")
+    check_scalar(condition_number, "condition_number", low=1, high=MAX_CONDITION)
     check_scalar(n_classes, "n_classes", integer=True, low=2)
     rng = check_random_state(random_state)
     K, d = n_experts, n_features

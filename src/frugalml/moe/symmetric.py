@@ -38,14 +38,14 @@ def _logcosh(a):
     return np.logaddexp(a, -a) - np.log(2.0)
 
 
-def _check(X, y, beta, w):
+def _check(X, y, beta, w, names=("beta", "w")):
     X = check_array(X, "X", max_abs=MAX_ABS)
     y = check_array(y, "y", ndim=1, max_abs=MAX_ABS)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"y has {y.shape[0]} entries but X has {X.shape[0]} rows; they must match")
-    beta = check_array(beta, "beta", ndim=1, max_abs=MAX_ABS)
-    w = check_array(w, "w", ndim=1, max_abs=MAX_ABS)
-    for name, v in (("beta", beta), ("w", w)):
+    beta = check_array(beta, names[0], ndim=1, max_abs=MAX_ABS)
+    w = check_array(w, names[1], ndim=1, max_abs=MAX_ABS)
+    for name, v in zip(names, (beta, w)):
         if v.shape[0] != X.shape[1]:
             raise ValueError(f"{name} must have {X.shape[1]} entries (n_features); got {v.shape[0]}")
     return X, y, beta, w
@@ -185,7 +185,7 @@ def fit_symmetric(X, y, beta0, w0, *, solver="em", learning_rate=None, inner_ste
     SymmetricFit
     """
     check_option(solver, ("em", "gd", "gradient_em"), "solver")
-    X, y, beta, w = _check(X, y, beta0, w0)
+    X, y, beta, w = _check(X, y, beta0, w0, names=("beta0", "w0"))
     if solver != "em":
         if learning_rate is None:
             raise ValueError(f"solver={solver!r} needs a positive learning_rate; got None")

@@ -28,15 +28,12 @@ import numpy as np
 
 from frugalml._core import check_random_state
 from frugalml._core.validation import check_array
+from frugalml._core.validation import check_array, check_positive
 
 
 # --------------------------------------------------------------------------- checks
 def _check_epsilon(epsilon) -> float:
-    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not np.isfinite(epsilon):
-        raise ValueError(f"epsilon must be a finite number > 0; got {epsilon!r}")
-    if epsilon <= 0:
-        raise ValueError(f"epsilon must be > 0 (the label-DP privacy budget); got {epsilon!r}")
-    return float(epsilon)
+    return float(check_positive(epsilon, "epsilon"))  # the label-DP privacy budget
 
 
 def _check_n_classes(n_classes) -> int:

@@ -182,6 +182,9 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
                 opt.step()
                 total += loss.item() * b.shape[0]
             rec = {"epoch": epoch, "train_loss": total / max(Xtr.shape[0], 1)}
+            if not np.isfinite(rec["train_loss"]):
+                raise FloatingPointError(f"training diverged in epoch {epoch} (loss={rec['train_loss']}); lower lr "
+                                         f"(lr={self.lr}) or weight_decay, or standardise X")
             if n_val:
                 module.eval()
                 with torch.no_grad():
