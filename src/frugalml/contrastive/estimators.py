@@ -24,6 +24,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from frugalml._core import check_array, check_option, check_positive, check_random_state, progress
+
+MAX_ABS = 1e15  # larger inputs overflow float32 in the similarity products: rescale them
 from frugalml.contrastive.losses import SIMILARITIES, clip_loss, info_nce_loss
 from frugalml.contrastive.subspace import orthonormal_rows
 
@@ -65,8 +67,11 @@ class _LinearContrastiveBase(BaseEstimator):
     @staticmethod
     def _check_pair(X, X2, names):
         # float32 input stays float32 (training runs in float32): no float64 copy of large data
-        X = check_array(X, names[0], dtype=np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64)
-        X2 = check_array(X2, names[1], dtype=np.float32 if getattr(X2, "dtype", None) == np.float32 else np.float64)
+        # max_abs: squared entries of larger data overflow float32 (the encoder would come out zero)
+        X = check_array(X, names[0], dtype=np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64,
+                        max_abs=MAX_ABS)
+        X2 = check_array(X2, names[1], dtype=np.float32 if getattr(X2, "dtype", None) == np.float32 else np.float64,
+                         max_abs=MAX_ABS)
         if X.shape[0] != X2.shape[0]:
             raise ValueError(f"{names[0]} and {names[1]} must hold the same number of pairs; got "
                              f"{X.shape[0]} and {X2.shape[0]} rows")

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 
-from frugalml._core import check_positive, check_random_state, torch_generator
+from frugalml._core import check_array, check_positive, check_random_state, torch_generator
 from frugalml.icl.tasks import sample_sphere
 
 __all__ = ["affine_window_risk", "attention_window", "optimal_affine_window", "subspace_concentration"]
@@ -139,9 +139,7 @@ def affine_window_risk(w, d: int, context_size: int, lipschitz: float, noise: fl
     """
     check_positive(lipschitz, "lipschitz", strict=False)
     check_positive(noise, "noise", strict=False)
-    ws = np.atleast_1d(np.asarray(w, dtype=np.float64))
-    if not np.all(np.isfinite(ws)):
-        raise ValueError("w must be finite")
+    ws = np.atleast_1d(check_array(w, "w", ndim=None, min_samples=0))  # finite, real, numeric
     sample = _AffineRiskSample(d, context_size, n_contexts, random_state)
     gh = np.array([sample.terms(float(v)) for v in ws.ravel()]).reshape(*ws.shape, 2)
     g, h = gh[..., 0], gh[..., 1]
