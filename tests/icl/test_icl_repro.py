@@ -42,8 +42,49 @@ def test_check_can_fail(smoke):
         return claims[next(k for k in claims if k.startswith(prefix))]
 
     assert not held("the window narrows as Lipschitzness")
-    assert not held("linear attention cannot")
+    assert not held("linear attention")
     assert not held("pretraining L must match")
     assert held("the window widens with label noise")
     with pytest.raises(ValueError, match="scale"):
         mod.run(scale="huge")
+
+
+def _held(mod, result, prefix):
+    claims = {c["claim"]: c["held"] for c in mod.check(result)["claims"]}
+    return claims[next(k for k in claims if k.startswith(prefix))]
+
+
+def _ideal(result):
+    """The smoke result with every trained window set to its reference minimiser (a run where training is exact)."""
+    r = copy.deepcopy(result)
+    for rows in [r["w_vs_L"], r["w_vs_sigma"], r["w_vs_n"], *r["w_vs_L_other"].values()]:
+        for row in rows:
+            row["w"] = row["w_opt"]
+    for row in r["icl_vs_n"]["rows"]:
+        row["linear"] = row["linear_opt"]
+    return r
+
+
+def test_argmin_check_fails_for_a_window_off_the_minimiser(smoke):
+    mod, result = smoke
+    good = _ideal(result)
+    assert _held(mod, good, "training finds the risk minimiser")
+    for kind in ("relu", "cosine"):  # each task class is checked against its own Monte Carlo argmin
+        bad = copy.deepcopy(good)
+        for row in bad["w_vs_L_other"][kind]:
+            row["w"] = 1.3 * row["w_opt"]
+        assert not _held(mod, bad, "training finds the risk minimiser"), kind
+    bad = copy.deepcopy(good)
+    bad["w_vs_L_other"]["cosine"] = list(reversed(bad["w_vs_L_other"]["cosine"]))
+    assert not _held(mod, bad, "the same adaptation on cosine")
+
+
+def test_linear_attention_check_fails_for_an_untrained_baseline(smoke):
+    mod, result = smoke
+    good = _ideal(result)
+    assert _held(mod, good, "linear attention")
+    bad = copy.deepcopy(good)
+    for row in bad["icl_vs_n"]["rows"]:
+        row["linear"] = row["linear_untrained"]  # M = 0 also clears ">= Var(b)": the upper bound must catch it
+    assert all(r["linear"] >= 0.9 * bad["icl_vs_n"]["var_b"] for r in bad["icl_vs_n"]["rows"])
+    assert not _held(mod, bad, "linear attention")

@@ -35,7 +35,10 @@ from frugalml.icl.window import (
     affine_window_risk,
     attention_window,
     optimal_affine_window,
+    optimal_linear_attention,
+    optimal_window,
     subspace_concentration,
+    window_risk,
 )
 
 __all__ = [
@@ -52,7 +55,10 @@ __all__ = [
     "evaluate_icl",
     "nadaraya_watson",
     "optimal_affine_window",
+    "optimal_linear_attention",
+    "optimal_window",
     "sample_sphere",
     "subspace_concentration",
     "train_icl",
+    "window_risk",
 ]

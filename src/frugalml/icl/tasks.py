@@ -177,15 +177,38 @@ class ReLUTasks(TaskSampler):
 
 
 class CosineTasks(TaskSampler):
-    """Cosine tasks ``f(x) = cos(L w^T x + phi) + b``, ``phi ~ Unif[0, 2 pi)`` (Lipschitz ``L``).
+    """Cosine tasks ``f(x) = A cos(omega w^T x + phi) + b``, ``phi ~ Unif[0, 2 pi)``, Lipschitz ``L = A omega``.
 
-    Unlike affine tasks, the curvature grows with ``L`` too, so large ``L`` makes the
-    task class genuinely harder for any local averager.
+    Parameters
+    ----------
+    d, lipschitz, noise, bias
+        As for :class:`AffineTasks`.
+    frequency : float or None, default None
+        ``omega``. ``None`` puts all of ``L`` into the frequency (``omega = L``, ``A = 1``):
+        the curvature then grows with ``L`` too, and once ``L`` is too large for ``n``
+        context points on the sphere to resolve the oscillation, the best softmax window
+        is plain averaging (``w -> 0``), not a narrower one. A fixed ``frequency`` scales
+        the amplitude instead (``A = L / omega``): the shape stays resolvable and only the
+        Lipschitz constant changes, the setting in which the paper's window claim applies.
     """
 
-    def __init__(self, d: int, lipschitz: float = 1.0, noise: float = 0.1, bias: float = 1.0):
+    def __init__(self, d: int, lipschitz: float = 1.0, noise: float = 0.1, bias: float = 1.0,
+                 frequency: float | None = None):
         super().__init__(d, lipschitz, noise)
         self.bias = float(check_positive(bias, "bias", strict=False))
+        if frequency is not None:
+            frequency = float(check_positive(frequency, "frequency"))
+        self.frequency = frequency
+
+    @property
+    def omega(self) -> float:
+        """The frequency ``omega`` (``L`` when ``frequency`` is None)."""
+        return self.lipschitz if self.frequency is None else self.frequency
+
+    @property
+    def amplitude(self) -> float:
+        """The amplitude ``A = L / omega`` (1 when ``frequency`` is None)."""
+        return 1.0 if self.frequency is None else self.lipschitz / self.frequency
 
     def sample_params(self, batch_size, generator, dtype):
         w = sample_sphere((batch_size,), self.d, generator, dtype)
@@ -194,8 +217,12 @@ class CosineTasks(TaskSampler):
         return {"w": w, "phase": phase, "b": self.bias * b}
 
     def evaluate(self, params, x):
-        t = self.lipschitz * torch.einsum("bmd,bd->bm", x, params["w"]) + params["phase"][:, None]
-        return torch.cos(t) + params["b"][:, None]
+        t = self.omega * torch.einsum("bmd,bd->bm", x, params["w"]) + params["phase"][:, None]  # (B, m)
+        return self.amplitude * torch.cos(t) + params["b"][:, None]
+
+    def __repr__(self):
+        return (f"CosineTasks(d={self.d}, lipschitz={self.lipschitz}, noise={self.noise}, bias={self.bias}, "
+                f"frequency={self.frequency})")
 
 
 _BASES = {"affine": AffineTasks, "relu": ReLUTasks, "cosine": CosineTasks}

@@ -28,7 +28,8 @@ from scipy.optimize import minimize_scalar
 from frugalml._core import check_array, check_positive, check_random_state, torch_generator
 from frugalml.icl.tasks import sample_sphere
 
-__all__ = ["affine_window_risk", "attention_window", "optimal_affine_window", "subspace_concentration"]
+__all__ = ["affine_window_risk", "attention_window", "optimal_affine_window", "optimal_linear_attention",
+           "optimal_window", "subspace_concentration", "window_risk"]
 
 
 def _check_int(v, name):
@@ -168,8 +169,19 @@ def optimal_affine_window(d: int, context_size: int, lipschitz: float, noise: fl
         g, h = sample.terms(float(np.exp(logw)))
         return lipschitz**2 * g + noise**2 * h
 
+    return _argmin_log(risk, bounds)
+
+
+def _check_bounds(bounds):
+    if len(bounds) != 2 or not 0 < bounds[0] < bounds[1] or not np.isfinite(bounds[1]):
+        raise ValueError(f"bounds must be (low, high) with 0 < low < high < inf; got {bounds!r}")
+
+
+def _argmin_log(risk, bounds) -> float:
+    """Minimise ``risk(log w)`` over ``bounds`` on ``w``: a coarse grid, then a bounded scalar search."""
+    _check_bounds(bounds)
     lo, hi = np.log(bounds[0]), np.log(bounds[1])
-    # coarse grid first (the risk is unimodal in practice, but guard against flat ends)
+    # coarse grid first (the risk need not be unimodal, e.g. cosine tasks; guard against flat ends)
     grid = np.linspace(lo, hi, 41)
     vals = [risk(v) for v in grid]
     k = int(np.argmin(vals))
@@ -178,3 +190,100 @@ def optimal_affine_window(d: int, context_size: int, lipschitz: float, noise: fl
         return float(np.exp(a))
     res = minimize_scalar(risk, bounds=(a, b), method="bounded", options={"xatol": 1e-4})
     return float(np.exp(res.x))
+
+
+class _WindowRiskSample:
+    """A fixed Monte Carlo sample of prompts from any task sampler: ``R(w)`` as a smooth function.
+
+    Holds the query cosines ``x_i^T x_q`` (N, n), the noisy context labels (N, n) and the
+    noiseless query targets (N,); ``risk(w)`` is the mean squared error of the softmax unit
+    ``M = w I`` on this sample (common random numbers for every ``w``).
+    """
+
+    def __init__(self, sampler, context_size, n_contexts, random_state, chunk=1_000_000):
+        if not hasattr(sampler, "sample") or not hasattr(sampler, "d"):
+            raise ValueError(f"sampler must be a TaskSampler; got {type(sampler).__name__}")
+        self.n = _check_int(context_size, "context_size")
+        n_contexts = _check_int(n_contexts, "n_contexts")
+        batch = sampler.sample(n_contexts, self.n, random_state=torch_generator(random_state), dtype=torch.float64)
+        self.cos = torch.einsum("bkd,bd->bk", batch.x, batch.x_query).numpy()  # (N, n)
+        self.y = batch.y.numpy()  # (N, n)
+        self.yq = batch.y_query.numpy()  # (N,)
+        self.rows = max(1, chunk // self.n)
+
+    def risk(self, w):
+        total, count = 0.0, self.yq.shape[0]
+        for s in range(0, count, self.rows):
+            c = w * self.cos[s : s + self.rows]  # (b, n)
+            a = np.exp(c - c.max(axis=1, keepdims=True))
+            a /= a.sum(axis=1, keepdims=True)  # softmax weights
+            pred = np.sum(a * self.y[s : s + self.rows], axis=1)  # (b,)
+            total += float(np.sum((pred - self.yq[s : s + self.rows]) ** 2))
+        return total / count
+
+
+def window_risk(w, sampler, context_size: int, n_contexts: int = 20000, random_state=0):
+    """Monte Carlo ICL risk ``E (y_hat_w(x_q) - f(x_q))^2`` of the softmax unit ``M = w I`` on any task class.
+
+    The paper's pretraining loss (eq. (2) of Collins et al., 2024) restricted to the
+    scalar family ``M = w I``, which Theorem 3.4 shows contains the optimum for
+    isotropic task classes. One fixed sample of ``n_contexts`` prompts (tasks, inputs
+    and label noise drawn by ``sampler``) serves every ``w``, so the estimate is a smooth
+    function of ``w``. For affine tasks :func:`affine_window_risk` integrates the task
+    and the noise exactly and is more precise.
+
+    Parameters
+    ----------
+    w : float or array-like of floats
+    sampler : TaskSampler
+        e.g. :class:`~frugalml.icl.ReLUTasks` or :class:`~frugalml.icl.CosineTasks`.
+    context_size, n_contexts : int
+    random_state : int, None, numpy Generator or torch.Generator
+
+    Returns
+    -------
+    float or numpy array shaped like ``w``
+    """
+    ws = np.asarray(w, dtype=np.float64)
+    if not np.all(np.isfinite(ws)):
+        raise ValueError("w must be finite")
+    sample = _WindowRiskSample(sampler, context_size, n_contexts, random_state)
+    out = np.array([sample.risk(float(v)) for v in ws.ravel()]).reshape(ws.shape)
+    return float(out) if out.ndim == 0 else out
+
+
+def optimal_window(sampler, context_size: int, n_contexts: int = 20000, random_state=0,
+                   bounds=(1e-3, 1e4)) -> float:
+    """The ``w`` minimising :func:`window_risk` for a task class (Monte Carlo argmin over ``log w``).
+
+    The reference a pretrained scalar unit should reach on any task class; a coarse grid
+    over ``bounds`` finds the global minimum even when the risk has several local ones
+    (e.g. high-frequency cosine tasks, whose best window is plain averaging, ``w`` at the
+    lower bound).
+    """
+    sample = _WindowRiskSample(sampler, context_size, n_contexts, random_state)
+    return _argmin_log(lambda logw: sample.risk(float(np.exp(logw))), bounds)
+
+
+def optimal_linear_attention(sampler, context_size: int, n_contexts: int = 20000, random_state=0) -> np.ndarray:
+    """The risk-minimising ``M`` of linear attention on a task class, by least squares.
+
+    Linear attention predicts ``y_hat = (1/n) sum_i y_i x_i^T M x_q = <M, phi>`` with the
+    feature matrix ``phi = ((1/n) sum_i y_i x_i) x_q^T`` (d, d): the pretraining risk is a
+    least-squares problem in ``vec(M)``, solved here on ``n_contexts`` Monte Carlo prompts.
+    Its risk is the floor a *trained* linear attention should reach, the upper end of the
+    paper's comparison (Section 3.3 bounds it below by ``Var(b)`` on affine tasks).
+
+    Returns
+    -------
+    ndarray of shape (d, d)
+    """
+    if not hasattr(sampler, "sample") or not hasattr(sampler, "d"):
+        raise ValueError(f"sampler must be a TaskSampler; got {type(sampler).__name__}")
+    n = _check_int(context_size, "context_size")
+    n_contexts = _check_int(n_contexts, "n_contexts")
+    batch = sampler.sample(n_contexts, n, random_state=torch_generator(random_state), dtype=torch.float64)
+    v = torch.einsum("bk,bkd->bd", batch.y, batch.x) / n  # (N, d): (1/n) sum_i y_i x_i
+    phi = (v[:, :, None] * batch.x_query[:, None, :]).reshape(n_contexts, -1).numpy()  # (N, d*d)
+    coef, *_ = np.linalg.lstsq(phi, batch.y_query.numpy(), rcond=None)
+    return coef.reshape(sampler.d, sampler.d)
