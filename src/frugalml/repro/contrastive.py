@@ -27,23 +27,24 @@ CLAIM = ("With augmentation = another draw from the same mixture component, line
          "Fisher (LDA) subspace of a non-isotropic Gaussian mixture without labels, where PCA fails; "
          "it tolerates noisy augmentations, and CLIP learns the Fisher subspace shared by two modalities.")
 
-# fixed before running; thresholds come from the paper page, never from our results
+# fixed before running; thresholds come from the paper's statements or from theory, never from our results
 _CONFIG = {
-    "smoke": dict(sizes=[500, 2000], seeds=1, n_steps=400, lr=1e-2, deltas=[0.0, 0.25], delta_n=2000,
-                  clip_n=2000, real="digits", real_steps=400, real_kwargs={}),
-    "default": dict(sizes=[500, 2000, 8000], seeds=3, n_steps=2000, lr=3e-3, deltas=[0.0, 0.1, 0.25, 0.5],
-                    delta_n=8000, clip_n=8000, real="fashion_mnist", real_steps=2000,
-                    real_kwargs=dict(n_train=10000, n_test=2000)),
-    "paper": dict(sizes=[500, 2000, 8000, 32000], seeds=5, n_steps=4000, lr=3e-3,
-                  deltas=[0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5], delta_n=32000, clip_n=32000,
-                  real="fashion_mnist", real_steps=4000, real_kwargs={}),
+    "smoke": dict(sizes=[500, 2000], seeds=1, n_steps=400, lr=3e-2, noisy_sizes=[500, 2000], clip_n=2000,
+                  real="digits", real_steps=400, real_kwargs={}),
+    "default": dict(sizes=[500, 2000, 8000, 32000], seeds=3, n_steps=2000, lr=3e-3, noisy_sizes=[2000, 8000, 32000],
+                    clip_n=8000, real="fashion_mnist", real_steps=2000, real_kwargs=dict(n_train=10000, n_test=2000)),
+    "paper": dict(sizes=[500, 2000, 8000, 32000, 128000], seeds=5, n_steps=4000, lr=3e-3,
+                  noisy_sizes=[2000, 8000, 32000, 128000], clip_n=32000, real="fashion_mnist", real_steps=4000,
+                  real_kwargs={}),
 }
 K, D, R = 4, 20, 3  # components, dimension, embedding dimension r = K - 1
-PCA_FAIL = 0.9  # paper page: PCA ~0.99
-GAP_MAX = 0.1  # paper page: InfoNCE - LDA gaps <= 0.04
-NOISY_DELTA, NOISY_MAX = 0.25, 0.15  # paper page: "noisy augmentation still below ~0.15"
-CLIP_MAX = 0.1  # paper page: "CLIP variant below ~0.1 to the shared Fisher subspace"
-NMI_SLACK = 0.05  # paper: InfoNCE matches LDA on clustering metrics
+PCA_FAIL = 0.9  # "spectral techniques cannot" find the Fisher subspace: PCA stays near-orthogonal to it
+LDA_FACTOR = 2.0  # "InfoNCE can match ... LDA": our reading of "match" (the paper prints no number), within 2x
+# a sqrt(N)-consistent estimator of the Fisher subspace has error ~ N^(-1/2) (log-log slope -1/2); one whose
+# population optimum is off the Fisher subspace plateaus (slope -> 0). The check sits half way.
+SLOPE_MAX = -0.25
+NOISY_DELTA = 0.25  # positives from another component with prob. 0.25 (still biased to the own one: < 3/4)
+NMI_SLACK = 0.05  # "InfoNCE matches LDA on clustering metrics": NMI within 0.05 of LDA's
 
 
 def _mean_std(values):
@@ -51,46 +52,83 @@ def _mean_std(values):
     return float(a.mean()), float(a.std())
 
 
+def _slopes(sizes, per_size):
+    """Per-seed least-squares slope of log(error) against log(N): a list, one per seed."""
+    errs = np.array([per_size[str(n)] for n in sizes], dtype=float)  # (n_sizes, seeds)
+    x = np.log(np.asarray(sizes, dtype=float))
+    return [float(np.polyfit(x, np.log(np.maximum(errs[:, s], 1e-12)), 1)[0]) for s in range(errs.shape[1])]
+
+
+def _mean_se(values):
+    a = np.asarray(values, dtype=float)
+    return float(a.mean()), float(a.std(ddof=1) / np.sqrt(a.size)) if a.size > 1 else 0.0
+
+
+def _lda_dist(X, z, F):
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    from frugalml.contrastive import subspace_distance
+
+    return subspace_distance(LinearDiscriminantAnalysis(n_components=R).fit(X, z).scalings_[:, :R].T, F)
+
+
+def _population_pca(gm):
+    """Top-r eigenvectors of the population covariance Sigma + sum_k pi_k (mu_k - mu_bar)(mu_k - mu_bar)^T."""
+    C = gm.means - gm.weights @ gm.means
+    cov = gm.covariance + (C * gm.weights[:, None]).T @ C
+    vals, vecs = np.linalg.eigh(cov)
+    return vecs[:, np.argsort(vals)[::-1][:R]].T
+
+
 def _synthetic(cfg, seed):
     from sklearn.decomposition import PCA
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     from frugalml._core import progress
     from frugalml.contrastive import GaussianMixturePairs, InfoNCEProjection, subspace_distance
 
-    per_n = {str(n): {"pca": [], "lda": [], "lda_2n": [], "infonce": [], "mean_span": []} for n in cfg["sizes"]}
-    per_delta = {str(dl): {"infonce": []} for dl in cfg["deltas"]}
+    def nce(**kw):
+        return InfoNCEProjection(R, n_steps=cfg["n_steps"], learning_rate=cfg["lr"], **kw)
+
+    per_n = {str(n): {"pca": [], "lda": [], "lda_2n": [], "infonce": []} for n in cfg["sizes"]}
+    per_noisy = {str(n): {"infonce": [], "lda": []} for n in cfg["noisy_sizes"]}
+    extra = {"pca_population": [], "stream": {}}
     for s in progress(range(cfg["seeds"]), desc="contrastive seeds"):
         rng = np.random.default_rng([seed, s])
         gm = GaussianMixturePairs.random(K, D, random_state=rng)
         F = gm.fisher_subspace()
+        extra["pca_population"].append(subspace_distance(_population_pca(gm), F))
         for n in cfg["sizes"]:
             p = gm.sample(n, random_state=rng)
             both, labels = np.vstack([p.X, p.X_pos]), np.concatenate([p.z, p.z_pos])
-            pca = PCA(R).fit(both)
-            # LDA on the N labelled anchors (the paper page's reference) and on all 2N points
-            lda = LinearDiscriminantAnalysis(n_components=R).fit(p.X, p.z)
-            lda_2n = LinearDiscriminantAnalysis(n_components=R).fit(both, labels)
-            nce = InfoNCEProjection(R, n_steps=cfg["n_steps"], learning_rate=cfg["lr"], random_state=rng)
-            nce.fit(p.X, p.X_pos)
             row = per_n[str(n)]
-            row["pca"].append(subspace_distance(pca.components_, F))
-            row["lda"].append(subspace_distance(lda.scalings_[:, :R].T, F))
-            row["lda_2n"].append(subspace_distance(lda_2n.scalings_[:, :R].T, F))
-            row["infonce"].append(subspace_distance(nce.components_, F))
-            row["mean_span"].append(subspace_distance(gm.means - gm.means.mean(0), F))
-        for dl in cfg["deltas"]:
-            noisy = GaussianMixturePairs(gm.means, gm.covariance, delta=dl)
-            p = noisy.sample(cfg["delta_n"], random_state=rng)
-            nce = InfoNCEProjection(R, n_steps=cfg["n_steps"], learning_rate=cfg["lr"], random_state=rng)
-            per_delta[str(dl)]["infonce"].append(subspace_distance(nce.fit(p.X, p.X_pos).components_, F))
-    return per_n, per_delta
+            row["pca"].append(subspace_distance(PCA(R).fit(both).components_, F))
+            # LDA on the N labelled anchors (the reference at the same N) and on all 2N points
+            row["lda"].append(_lda_dist(p.X, p.z, F))
+            row["lda_2n"].append(_lda_dist(both, labels, F))
+            row["infonce"].append(subspace_distance(nce(random_state=rng).fit(p.X, p.X_pos).components_, F))
+        noisy = GaussianMixturePairs(gm.means, gm.covariance, delta=NOISY_DELTA)
+        for n in cfg["noisy_sizes"]:
+            p = noisy.sample(n, random_state=rng)
+            per_noisy[str(n)]["infonce"].append(subspace_distance(nce(random_state=rng).fit(p.X, p.X_pos).components_, F))
+            per_noisy[str(n)]["lda"].append(_lda_dist(p.X, p.z, F))  # clean labels of the anchors
+        if s == 0:  # beyond the paper, one seed: fresh pairs every step, and the constant-lr ablation
+            n_seen = cfg["n_steps"] * 256
+            for name, sampler in (("clean", gm), ("noisy", noisy)):
+                X, z = sampler.sample_components(n_seen, random_state=rng)
+                extra["stream"][name] = {
+                    "infonce": subspace_distance(nce(random_state=rng).fit_stream(sampler).components_, F),
+                    "lda_same_count": _lda_dist(X, z, F), "pairs_seen": n_seen}
+            n = cfg["sizes"][-1]
+            p = gm.sample(n, random_state=rng)
+            extra["constant_lr"] = {
+                "n": n, "cosine": per_n[str(n)]["infonce"][0],
+                "constant": subspace_distance(nce(random_state=rng, lr_schedule="constant").fit(p.X, p.X_pos).components_, F)}
+    return per_n, per_noisy, extra
 
 
 def _clip(cfg, seed):
     from sklearn.cross_decomposition import CCA
     from sklearn.decomposition import PCA
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     from frugalml.contrastive import CLIPProjection, TwoModalityMixturePairs, subspace_distance
 
@@ -108,8 +146,7 @@ def _clip(cfg, seed):
         out["pca_x_shared"].append(subspace_distance(PCA(R).fit(smp.X).components_, shared_x))
         cca = CCA(n_components=R, max_iter=1000).fit(smp.X, smp.Y)
         out["cca_x_shared"].append(subspace_distance(cca.x_rotations_.T, shared_x))
-        lda = LinearDiscriminantAnalysis(n_components=R).fit(smp.X, smp.z)  # supervised reference, uses z
-        out["lda_x_shared"].append(subspace_distance(lda.scalings_[:, :R].T, shared_x))
+        out["lda_x_shared"].append(_lda_dist(smp.X, smp.z, shared_x))  # supervised reference, uses z
         out["targets_apart"].append(subspace_distance(shared_x, naive_x))
     return out
 
@@ -144,82 +181,119 @@ def run(scale: str = "default", seed: int = 0) -> dict:
     if scale not in _CONFIG:
         raise ValueError(f"scale must be one of {sorted(_CONFIG)}; got {scale!r}")
     cfg = _CONFIG[scale]
-    per_n, per_delta = _synthetic(cfg, seed)
+    per_n, per_noisy, extra = _synthetic(cfg, seed)
     return {
         "scale": scale,
         "setting": {"K": K, "d": D, "r": R, "mean_norm": 3.0, "noise_std": 5.0, "n_noise_directions": 3,
-                    "n_steps": cfg["n_steps"], "learning_rate": cfg["lr"], "batch_size": 256,
-                    "seeds": cfg["seeds"], "delta_n": cfg["delta_n"], "clip_n": cfg["clip_n"]},
+                    "n_steps": cfg["n_steps"], "learning_rate": cfg["lr"], "lr_schedule": "cosine", "batch_size": 256,
+                    "seeds": cfg["seeds"], "noisy_delta": NOISY_DELTA, "clip_n": cfg["clip_n"]},
         "sizes": cfg["sizes"],
         "by_size": per_n,
-        "deltas": cfg["deltas"],
-        "by_delta": per_delta,
+        "noisy_sizes": cfg["noisy_sizes"],
+        "noisy": per_noisy,
+        "beyond": extra,
         "clip": _clip(cfg, seed),
         "real": _real(cfg, seed),
     }
 
 
 def check(result: dict) -> dict:
-    """Five sub-claims with thresholds fixed from the paper page (see module constants)."""
+    """Six sub-claims of the paper; thresholds from its statements or from theory (module constants).
+
+    Our own controls (population PCA, fresh-pair streams, the constant-lr ablation, LDA on 2N
+    points, PCA / CCA references) are reported in the note, beside the verdict, never in it.
+    """
     from frugalml.repro.verdict import claim, verdict
 
     sizes = [str(n) for n in result["sizes"]]
     m = {n: {k: _mean_std(v)[0] for k, v in result["by_size"][n].items()} for n in sizes}
     pca_min = min(m[n]["pca"] for n in sizes)
-    gaps = [m[n]["infonce"] - m[n]["lda"] for n in sizes]
-    fmt = "; ".join(f"N={n}: PCA {m[n]['pca']:.3f}, LDA {m[n]['lda']:.3f} (on 2N points {m[n]['lda_2n']:.3f}), "
-                    f"InfoNCE {m[n]['infonce']:.3f}" for n in sizes)
+    ratios = [m[n]["infonce"] / m[n]["lda"] for n in sizes]
+    fmt = "; ".join(f"N={n}: PCA {m[n]['pca']:.3f}, LDA {m[n]['lda']:.3f}, InfoNCE {m[n]['infonce']:.3f}" for n in sizes)
+    slope, slope_se = _mean_se(_slopes(result["sizes"], {n: result["by_size"][n]["infonce"] for n in sizes}))
+    lda_slope, _ = _mean_se(_slopes(result["sizes"], {n: result["by_size"][n]["lda"] for n in sizes}))
+    seeds = result["setting"]["seeds"]
     claims = [
-        claim(f"PCA fails: sin(theta_max) to Fisher > {PCA_FAIL} at every N", pca_min > PCA_FAIL, fmt,
-              paper="PCA 0.990-0.995"),
-        claim(f"InfoNCE (N pairs, no labels) tracks LDA (N labelled points): InfoNCE - LDA <= {GAP_MAX} at every N",
-              max(gaps) <= GAP_MAX, "gaps " + ", ".join(f"{g:+.3f}" for g in gaps) + "; vs LDA on all 2N points: "
-              + ", ".join(f"{m[n]['infonce'] - m[n]['lda_2n']:+.3f}" for n in sizes),
-              paper="gaps 0.003 / 0.020 / 0.041 at N=500/2000/8000"),
-        claim("InfoNCE improves with N (largest N beats smallest N)",
-              m[sizes[-1]]["infonce"] < m[sizes[0]]["infonce"],
-              f"{m[sizes[0]]['infonce']:.3f} at N={sizes[0]} -> {m[sizes[-1]]['infonce']:.3f} at N={sizes[-1]}",
-              paper="0.261 -> 0.101"),
+        claim(f"spectral methods fail: PCA's sin(theta_max) to the Fisher subspace > {PCA_FAIL} at every N",
+              pca_min > PCA_FAIL, fmt,
+              paper="InfoNCE finds the optimal subspace 'even when the Gaussians are not isotropic -- something that "
+                    "vanilla spectral techniques cannot do'"),
+        claim(f"InfoNCE (N pairs, no labels) matches LDA (N labelled points): error <= {LDA_FACTOR:g} x LDA's at every N",
+              max(ratios) <= LDA_FACTOR, "InfoNCE / LDA: " + ", ".join(f"N={n}: {r:.2f}" for n, r in zip(sizes, ratios)),
+              paper="'InfoNCE can match the performance of a fully supervised algorithm, e.g., LDA'"),
+        claim(f"InfoNCE is consistent for the Fisher subspace: log-log slope of its error vs N, + 2 SE, <= {SLOPE_MAX} "
+              "(-1/2 for a sqrt(N)-consistent estimator, 0 if its optimum were off the subspace)",
+              slope + 2 * slope_se <= SLOPE_MAX,
+              f"slope {slope:+.2f} +- {slope_se:.2f} (SE over {seeds} seeds); LDA's {lda_slope:+.2f}; "
+              f"error {m[sizes[0]]['infonce']:.3f} at N={sizes[0]} -> {m[sizes[-1]]['infonce']:.3f} at N={sizes[-1]}",
+              paper="the InfoNCE optimum is the Fisher subspace (population-level theorem)"),
     ]
-    deltas = {float(k): _mean_std(v["infonce"])[0] for k, v in result["by_delta"].items()}
-    if NOISY_DELTA in deltas:
-        claims.append(claim(
-            f"noisy augmentation (delta={NOISY_DELTA}, N={result['setting']['delta_n']}): InfoNCE sin < {NOISY_MAX}",
-            deltas[NOISY_DELTA] < NOISY_MAX,
-            ", ".join(f"delta={k:g}: {v:.3f}" for k, v in sorted(deltas.items())), paper="below ~0.15"))
-    c = {k: _mean_std(v)[0] for k, v in result["clip"].items()}
+    nsz = [str(n) for n in result["noisy_sizes"]]
+    nm = {n: {k: _mean_std(v)[0] for k, v in result["noisy"][n].items()} for n in nsz}
+    nslope, nslope_se = _mean_se(_slopes(result["noisy_sizes"], {n: result["noisy"][n]["infonce"] for n in nsz}))
     claims.append(claim(
-        f"CLIP x-encoder lies in the shared Fisher subspace (sin < {CLIP_MAX}) and not the naive one",
-        c["x_shared"] < CLIP_MAX and c["x_naive"] > c["x_shared"] + 0.5,
-        f"N={result['setting']['clip_n']}: to shared {c['x_shared']:.3f}, to naive {c['x_naive']:.3f} "
-        f"(targets {c['targets_apart']:.3f} apart); y-encoder to its Fisher {c['y_shared']:.3f}; "
-        f"PCA(x) {c['pca_x_shared']:.3f}, CCA(x) {c['cca_x_shared']:.3f}, LDA(x, labels) {c['lda_x_shared']:.3f}",
-        paper="below ~0.1 to the shared subspace"))
+        f"noisy augmentation (delta={NOISY_DELTA:g}): InfoNCE still converges to the Fisher subspace, slope + 2 SE "
+        f"<= {SLOPE_MAX}", nslope + 2 * nslope_se <= SLOPE_MAX,
+        f"slope {nslope:+.2f} +- {nslope_se:.2f}; error (InfoNCE / LDA with clean labels) "
+        + ", ".join(f"N={n}: {nm[n]['infonce']:.3f} / {nm[n]['lda']:.3f}" for n in nsz),
+        paper="InfoNCE matches LDA 'even when the augmentations are \"noisy\"' (positives only biased towards the "
+              "sample's component)"))
+    c = {k: _mean_std(v)[0] for k, v in result["clip"].items()}
+    clip_ratio = c["x_shared"] / c["lda_x_shared"]
+    claims.append(claim(
+        f"CLIP's x-encoder learns the shared Fisher subspace: error <= {LDA_FACTOR:g} x that of LDA on x with the "
+        "shared labels, and closer to it than to the naive x-only subspace",
+        clip_ratio <= LDA_FACTOR and c["x_shared"] < c["x_naive"],
+        f"N={result['setting']['clip_n']}: to shared {c['x_shared']:.3f} (LDA {c['lda_x_shared']:.3f}, ratio "
+        f"{clip_ratio:.2f}), to naive {c['x_naive']:.3f} (targets {c['targets_apart']:.3f} apart); y-encoder to its "
+        f"Fisher {c['y_shared']:.3f}; PCA(x) {c['pca_x_shared']:.3f}, CCA(x) {c['cca_x_shared']:.3f}",
+        paper="'contrastive learning learns the subset of fisher-optimal subspace, effectively filtering out all the "
+              "noise'"))
     real = result["real"]
     claims.append(claim(
-        f"{real['dataset']}: k-means NMI on InfoNCE embedding >= PCA's and within {NMI_SLACK} of LDA's",
-        real["infonce"]["nmi"] >= real["pca"]["nmi"] and real["infonce"]["nmi"] >= real["lda"]["nmi"] - NMI_SLACK,
+        f"{real['dataset']}: k-means NMI on the InfoNCE embedding within {NMI_SLACK} of LDA's",
+        real["infonce"]["nmi"] >= real["lda"]["nmi"] - NMI_SLACK,
         ", ".join(f"{k}: NMI {real[k]['nmi']:.3f} / ARI {real[k]['ari']:.3f}" for k in ("pca", "lda", "infonce")),
-        paper="InfoNCE matches LDA on clustering metrics (CIFAR-100)"))
-    paper_table = {"500": (0.995, 0.258, 0.261), "2000": (0.995, 0.136, 0.156), "8000": (0.990, 0.060, 0.101)}
+        paper="CIFAR-100: 'representations learned by InfoNCE loss match the performance of LDA on clustering metrics'"))
+    # the paper page's reference CPU run (not numbers printed in the paper): sin at N = 500 / 2000 / 8000
+    page_run = {"500": (0.995, 0.258, 0.261), "2000": (0.995, 0.136, 0.156), "8000": (0.990, 0.060, 0.101)}
     table = []
     for n in sizes:
-        p = paper_table.get(n)
-        table.append({"setting": f"N={n}: PCA / LDA / InfoNCE (sin to Fisher, {result['setting']['seeds']} seeds)",
-                      "paper": " / ".join(f"{x:.3f}" for x in p) if p else "-",
+        p = page_run.get(n)
+        table.append({"setting": f"N={n}: PCA / LDA / InfoNCE (sin to Fisher, mean of {seeds} seeds)",
+                      "paper": ("paper: PCA fails, InfoNCE matches LDA; page's reference CPU run "
+                                + " / ".join(f"{x:.3f}" for x in p)) if p else "paper: PCA fails, InfoNCE matches LDA",
                       "ours": f"{m[n]['pca']:.3f} / {m[n]['lda']:.3f} / {m[n]['infonce']:.3f}"})
-    table.append({"setting": "CLIP x-encoder to shared Fisher (LDA on x with labels)", "paper": "< ~0.1",
+    table.append({"setting": "InfoNCE error vs N, log-log slope", "paper": "theory: -1/2 (consistent)",
+                  "ours": f"{slope:+.2f} (LDA {lda_slope:+.2f})"})
+    table.append({"setting": f"InfoNCE, noisy positives delta={NOISY_DELTA:g}, N={nsz[-1]} (LDA clean labels)",
+                  "paper": "paper: still matches LDA; page's reference: < ~0.15 at N=8000",
+                  "ours": f"{nm[nsz[-1]]['infonce']:.3f} ({nm[nsz[-1]]['lda']:.3f}), slope {nslope:+.2f}"})
+    table.append({"setting": f"CLIP x-encoder to shared Fisher, N={result['setting']['clip_n']} (LDA on x with labels)",
+                  "paper": "paper: learns the shared Fisher subspace; page's reference: < ~0.1",
                   "ours": f"{c['x_shared']:.3f} ({c['lda_x_shared']:.3f})"})
-    table.append({"setting": f"InfoNCE, noisy positives delta={NOISY_DELTA}", "paper": "< ~0.15",
-                  "ours": f"{deltas.get(NOISY_DELTA, float('nan')):.3f}"})
-    table.append({"setting": f"{real['dataset']} k-means NMI PCA / LDA / InfoNCE", "paper": "InfoNCE ~ LDA",
+    table.append({"setting": f"{real['dataset']} k-means NMI PCA / LDA / InfoNCE",
+                  "paper": "paper (CIFAR-100): InfoNCE matches LDA",
                   "ours": " / ".join(f"{real[k]['nmi']:.3f}" for k in ("pca", "lda", "infonce"))})
+    b = result["beyond"]
+    beyond = [f"population PCA (no sampling) is {_mean_std(b['pca_population'])[0]:.3f} from the Fisher subspace"]
+    for name, st in b.get("stream", {}).items():
+        beyond.append(f"fit_stream on {st['pairs_seen']} fresh {name} pairs: {st['infonce']:.3f} "
+                      f"(LDA on as many labelled points {st['lda_same_count']:.3f})")
+    if "constant_lr" in b:
+        cl = b["constant_lr"]
+        beyond.append(f"constant-lr Adam at N={cl['n']}: {cl['constant']:.3f} vs {cl['cosine']:.3f} with cosine decay")
+    beyond.append("LDA on all 2N points: " + ", ".join(f"N={n}: {m[n]['lda_2n']:.3f}" for n in sizes))
+    beyond.append(f"real data, PCA NMI {real['pca']['nmi']:.3f} vs InfoNCE {real['infonce']['nmi']:.3f}")
     note = ("Setting reconstructed from the paper page (d=20, K=4, ||mu||=3, Sigma = I + 24 U U^T with 3 random "
-            "noise directions; Adam, batch 256, raw dot-product InfoNCE, tau=1, data centred). LDA (the labelled "
-            "reference) is fitted on the N anchors with their components, as the paper page's LDA numbers imply; "
-            "LDA on all 2N points is reported beside it. The paper's real-data experiment uses CIFAR-100; "
-            "we use Fashion-MNIST (digits at smoke scale) on raw pixels. Smoke scale uses 400 Adam steps at "
-            "lr 1e-2 and one seed, so its numbers are coarse.")
+            "noise directions; Adam with cosine lr decay, batch 256, raw dot-product InfoNCE, tau=1, data centred). "
+            "The 'paper' column quotes the paper's statements; the page's reference-run figures beside them are "
+            "numbers measured on a CPU when the page was written, not values printed in the paper. Thresholds: "
+            f"PCA > {PCA_FAIL} ('cannot'), within {LDA_FACTOR:g}x of LDA at the same N (our reading of 'match'; the "
+            "paper gives no factor), log-log slope <= -1/4 (theory: -1/2 if the optimum is the Fisher subspace, 0 if "
+            "not). LDA uses the N anchors with their labels. The paper's real-data experiment uses CIFAR-100; we use "
+            "Fashion-MNIST (digits at smoke scale) on raw pixels. Beyond the paper (not in the verdict): "
+            + "; ".join(beyond) + ".")
     return verdict(claims, table=table, note=note)
 
 
@@ -236,22 +310,28 @@ def plot(result: dict, outdir) -> list[Path]:
         ms = [_mean_std(result["by_size"][str(n)][key]) for n in sizes]
         ax.errorbar(sizes, [a for a, _ in ms], yerr=[b for _, b in ms], fmt=style, label=label, capsize=3)
     ax.set_xscale("log")
-    ax.set_ylim(0, 1.05)
+    ax.set_yscale("log")
     ax.set_xlabel("N (pairs)")
     ax.set_ylabel("sin theta_max to Fisher subspace")
     ax.set_title("(a) subspace recovery vs N")
-    ax.legend()
+    ax.legend(fontsize=7)
 
     ax = axes[1]
-    deltas = result["deltas"]
-    ms = [_mean_std(result["by_delta"][str(dl)]["infonce"]) for dl in deltas]
-    ax.errorbar(deltas, [a for a, _ in ms], yerr=[b for _, b in ms], fmt="^-", capsize=3, label="InfoNCE")
-    ax.axhline(NOISY_MAX, color="grey", ls=":", label=f"paper: < {NOISY_MAX}")
-    ax.set_ylim(0, max(0.35, 1.15 * max(a for a, _ in ms)))
-    ax.set_xlabel("augmentation noise delta")
+    nsizes = result["noisy_sizes"]
+    for key, label, style in [("infonce", f"InfoNCE, delta={result['setting']['noisy_delta']:g}", "^-"),
+                              ("lda", "LDA (clean labels)", "o-")]:
+        ms = [_mean_std(result["noisy"][str(n)][key]) for n in nsizes]
+        ax.errorbar(nsizes, [a for a, _ in ms], yerr=[b for _, b in ms], fmt=style, capsize=3, label=label)
+    ms = [_mean_std(result["by_size"][str(n)]["infonce"]) for n in sizes if str(n) in result["noisy"]]
+    if ms:
+        ax.plot([n for n in sizes if str(n) in result["noisy"]], [a for a, _ in ms], "^:", color="grey",
+                label="InfoNCE, clean pairs")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("N (pairs)")
     ax.set_ylabel("sin theta_max to Fisher")
-    ax.set_title(f"(b) noisy positives, N={result['setting']['delta_n']}")
-    ax.legend()
+    ax.set_title("(b) noisy positives: error vs N")
+    ax.legend(fontsize=7)
 
     ax = axes[2]
     keys = [("x_shared", "CLIP x vs shared"), ("x_naive", "CLIP x vs naive"), ("y_shared", "CLIP y vs shared"),
