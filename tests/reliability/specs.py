@@ -1,0 +1,355 @@
+"""What the property-based suite calls: one valid, tiny call per public entry point.
+
+A :class:`Spec` holds a function ``call(**overrides)`` that runs one valid, fast call
+(a few milliseconds to a second) and returns its result; overriding one argument with a
+bad value is what the properties in ``test_properties.py`` do. The argument lists say
+which arguments are numbers, flags (bools), options (strings from a fixed set) and arrays.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Spec:
+    name: str
+    call: object
+    numbers: dict = field(default_factory=dict)   # argument -> its valid value
+    flags: tuple = ()
+    options: tuple = ()
+    arrays: dict = field(default_factory=dict)    # argument -> its valid value
+    examples: int | None = None                   # hypothesis examples per argument (None: the default)
+    time_limit_s: float | None = None             # per-call limit (None: the default)
+
+    def __repr__(self):
+        return self.name
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def caller(fn, *, fixed=None, **valid):
+    """``call(**over)`` = ``fn(**{**fixed, **valid, **over})``."""
+    fixed = fixed or {}
+
+    def call(**over):
+        return fn(**{**fixed, **valid, **over})
+
+    return call
+
+
+def est_caller(cls, fit_args: dict, method: str = "fit", then=None, **params):
+    """Construct ``cls(**params)`` and call ``method(**fit_args)``; overrides go to either."""
+
+    def call(**over):
+        p = {**params, **{k: v for k, v in over.items() if k not in fit_args}}
+        a = {**fit_args, **{k: v for k, v in over.items() if k in fit_args}}
+        out = getattr(cls(**p), method)(**a)
+        return then(out, a) if then else out
+
+    return call
+
+
+# ------------------------------------------------------------------------------ data
+
+def _data_specs():
+    from frugalml import data
+
+    y = np.repeat(np.arange(3), 10)
+    imgs = _rng().uniform(size=(4, 6, 6))
+    X = _rng().uniform(size=(20, 36))
+    return [
+        Spec("symmetric_label_noise", caller(data.symmetric_label_noise, y=y, rate=0.3, n_classes=3, random_state=0),
+             numbers={"rate": 0.3, "n_classes": 3}, arrays={"y": y}),
+        Spec("asymmetric_label_noise", caller(data.asymmetric_label_noise, y=y, rate=0.3, n_classes=3, random_state=0),
+             numbers={"rate": 0.3, "n_classes": 3}, arrays={"y": y}),
+        Spec("gaussian_noise", caller(data.gaussian_noise, images=imgs, std=0.5, random_state=0),
+             numbers={"std": 0.5}, arrays={"images": imgs}),
+        Spec("occlusion", caller(data.occlusion, images=imgs, size=0.5, random_state=0),
+             numbers={"size": 0.5}, arrays={"images": imgs}),
+        Spec("resolution_loss", caller(data.resolution_loss, images=imgs, factor=2),
+             numbers={"factor": 2}, arrays={"images": imgs}),
+        Spec("corrupt_features", caller(data.corrupt_features, X=X, image_shape=(6, 6), rate=0.5, kind="mixed",
+                                        random_state=0),
+             numbers={"rate": 0.5}, options=("kind",), arrays={"X": X}),
+        Spec("load_digits", caller(data.load_digits, test_fraction=0.25, random_state=0),
+             numbers={"test_fraction": 0.25}),
+    ]
+
+
+# ------------------------------------------------------------------------------ selection
+
+def _selection_specs():
+    from frugalml import selection
+
+    X = _rng().normal(size=(30, 3))
+    y = np.repeat(np.arange(2), 15)
+    specs = [
+        Spec("geometric_median", caller(selection.geometric_median, X=X, tol=1e-7, max_iter=200, init="mean",
+                                        eps=1e-12),
+             numbers={"tol": 1e-7, "max_iter": 200, "eps": 1e-12}, options=("init",), arrays={"X": X}),
+        Spec("herding", caller(selection.herding, X=X, target=X.mean(0), k=5, exact=True),
+             numbers={"k": 5}, flags=("exact",), arrays={"X": X, "target": X.mean(0)}),
+        Spec("allocate_budget", caller(selection.allocate_budget, class_sizes=[10, 20], k=6),
+             numbers={"k": 6}, arrays={"class_sizes": np.array([10, 20])}),
+    ]
+    for name, cls in selection.SELECTORS.items():
+        extra = {}
+        numbers = {"fraction": 0.2}
+        flags = ("per_class",)
+        if cls is selection.GMMatching:
+            extra = dict(gm_fraction=0.9, n_batches=1, exact_step=True, tol=1e-7, max_iter=100)
+            numbers = {**numbers, "gm_fraction": 0.9, "n_batches": 1, "tol": 1e-7, "max_iter": 100}
+            flags = flags + ("exact_step",)
+        specs.append(Spec(f"{cls.__name__}.select",
+                          est_caller(cls, {"X": X, "y": y}, "select", fraction=0.2, per_class=True,
+                                     metric="euclidean", random_state=0, **extra),
+                          numbers=numbers, flags=flags, options=("metric",), arrays={"X": X, "y": y}))
+    return specs
+
+
+# ------------------------------------------------------------------------------ noisy labels
+
+def _predict(est, args):
+    return est.predict_proba(args["X"])
+
+
+def _noisy_specs():
+    from sklearn.linear_model import LogisticRegression
+
+    from frugalml import noisy_labels as nl
+
+    X = _rng().normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    prior = np.array([0.5, 0.3, 0.2])
+    return [
+        Spec("randomized_response", caller(nl.randomized_response, y=y, epsilon=1.0, n_classes=2, random_state=0),
+             numbers={"epsilon": 1.0, "n_classes": 2}, arrays={"y": y}),
+        Spec("rr_keep_probability", caller(nl.rr_keep_probability, epsilon=1.0, n_classes=3),
+             numbers={"epsilon": 1.0, "n_classes": 3}),
+        Spec("rr_transition_matrix", caller(nl.rr_transition_matrix, epsilon=1.0, n_classes=3),
+             numbers={"epsilon": 1.0, "n_classes": 3}),
+        Spec("rr_prior_top_k", caller(nl.rr_prior_top_k, prior=prior, epsilon=1.0),
+             numbers={"epsilon": 1.0}, arrays={"prior": prior}),
+        Spec("rr_with_prior", caller(nl.rr_with_prior, y=np.array([0, 1, 2, 0]), prior=np.tile(prior, (4, 1)),
+                                     epsilon=1.0, random_state=0),
+             numbers={"epsilon": 1.0}, arrays={"y": np.array([0, 1, 2, 0]), "prior": np.tile(prior, (4, 1))}),
+        Spec("rr_with_prior_transition_matrix", caller(nl.rr_with_prior_transition_matrix, prior=prior, epsilon=1.0),
+             numbers={"epsilon": 1.0}, arrays={"prior": prior}),
+        Spec("TorchMLPClassifier.fit",
+             est_caller(nl.TorchMLPClassifier, {"X": X, "y": y}, then=_predict, hidden_sizes=(8,), dropout=0.1,
+                        lr=1e-2, weight_decay=1e-4, batch_size=16, max_epochs=2, validation_fraction=0.25,
+                        patience=1, random_state=0),
+             numbers={"dropout": 0.1, "lr": 1e-2, "weight_decay": 1e-4, "batch_size": 16, "max_epochs": 2,
+                      "validation_fraction": 0.25, "patience": 1},
+             flags=("warm_start", "verbose"), arrays={"X": X, "y": y}),
+        Spec("RetrainingClassifier.fit",
+             est_caller(nl.RetrainingClassifier, {"X": X, "y": y}, then=_predict,
+                        estimator=LogisticRegression(), mode="consensus", random_state=0),
+             flags=("warm_start",), options=("mode",), arrays={"X": X, "y": y}),
+        Spec("lp_2st", caller(lambda **kw: nl.lp_2st(**kw).y_private, estimator=LogisticRegression(), X=X, y=y,
+                              epsilon=1.0, n_classes=2, stage1_fraction=0.5, random_state=0),
+             numbers={"epsilon": 1.0, "n_classes": 2, "stage1_fraction": 0.5}, arrays={"X": X, "y": y}),
+    ]
+
+
+# ------------------------------------------------------------------------------ moe
+
+def _moe_specs():
+    from frugalml import moe
+
+    d = moe.make_moe(60, 2, 2, random_state=0)
+    sym = moe.make_symmetric_moe(60, 2, random_state=0)
+    b0, w0 = np.ones(2), np.zeros(2)
+    common = dict(X=sym.X, y=sym.y, beta=b0, w=w0)
+    arrays_sym = {"X": sym.X, "y": sym.y, "beta": b0, "w": w0}
+    return [
+        Spec("make_moe", caller(lambda **kw: moe.make_moe(**kw).y, n_samples=20, n_features=2, n_experts=2,
+                                beta_norm=2.0, w_norm=1.0, noise_std=1.0, condition_number=1.0, random_state=0),
+             numbers={"n_samples": 20, "n_features": 2, "n_experts": 2, "beta_norm": 2.0, "w_norm": 1.0,
+                      "noise_std": 1.0, "condition_number": 1.0}),
+        Spec("make_symmetric_moe", caller(lambda **kw: moe.make_symmetric_moe(**kw).y, n_samples=20, n_features=2,
+                                          beta_norm=2.0, w_norm=1.0, noise_std=1.0, random_state=0),
+             numbers={"n_samples": 20, "n_features": 2, "beta_norm": 2.0, "w_norm": 1.0, "noise_std": 1.0}),
+        Spec("MixtureOfExperts.fit",
+             est_caller(moe.MixtureOfExperts, {"X": d.X, "y": d.y}, then=lambda e, a: e.predict(a["X"]),
+                        n_experts=2, max_iter=5, tol=1e-6, n_init=1, gate_penalty=0.0, expert_penalty=0.0,
+                        noise_variance=1.0, random_state=0),
+             numbers={"n_experts": 2, "max_iter": 5, "tol": 1e-6, "n_init": 1, "gate_penalty": 0.0,
+                      "expert_penalty": 0.0, "noise_variance": 1.0},
+             options=("expert", "solver"), arrays={"X": d.X, "y": d.y}),
+        Spec("fit_symmetric", caller(lambda **kw: moe.fit_symmetric(**kw).beta, X=sym.X, y=sym.y, beta0=b0, w0=w0,
+                                     max_iter=5, inner_steps=1),
+             numbers={"max_iter": 5, "inner_steps": 1}, options=("solver",),
+             arrays={"X": sym.X, "y": sym.y, "beta0": b0, "w0": w0}),
+        Spec("symmetric_em_step", caller(moe.symmetric_em_step, **common), arrays=arrays_sym),
+        Spec("symmetric_log_likelihood", caller(moe.symmetric_log_likelihood, **common), arrays=arrays_sym),
+        Spec("symmetric_gradient", caller(moe.symmetric_gradient, **common), arrays=arrays_sym),
+        Spec("symmetric_gradient_em_step", caller(moe.symmetric_gradient_em_step, **common, learning_rate=0.1,
+                                                  inner_steps=1),
+             numbers={"learning_rate": 0.1, "inner_steps": 1}, arrays=arrays_sym),
+        Spec("mirror_map_gradient", caller(moe.mirror_map_gradient, X=sym.X, beta=b0, w=w0),
+             arrays={"X": sym.X, "beta": b0, "w": w0}),
+        Spec("symmetric_error", caller(moe.symmetric_error, beta=b0, w=w0, beta_true=sym.beta, w_true=sym.w),
+             arrays={"beta": b0, "w": w0, "beta_true": sym.beta, "w_true": sym.w}),
+        Spec("matched_error", caller(moe.matched_error, expert_coef=d.expert_coef, expert_true=d.expert_coef),
+             arrays={"expert_coef": d.expert_coef, "expert_true": d.expert_coef}),
+    ]
+
+
+# ------------------------------------------------------------------------------ contrastive
+
+def _contrastive_specs():
+    import torch
+
+    from frugalml import contrastive as c
+
+    means = np.array([[2.0, 0.0, 0.0], [-2.0, 0.0, 0.0]])
+    cov = np.eye(3)
+    X = _rng().normal(size=(40, 3))
+    z = torch.randn(8, 2, generator=torch.Generator().manual_seed(0))
+    A = np.array([[1.0, 0.0, 0.0]])
+    est = dict(n_components=1, temperature=1.0, n_steps=5, batch_size=16, learning_rate=3e-3, random_state=0)
+    est_numbers = {"n_components": 1, "temperature": 1.0, "n_steps": 5, "batch_size": 16, "learning_rate": 3e-3}
+    return [
+        Spec("InfoNCEProjection.fit", est_caller(c.InfoNCEProjection, {"X": X, "X_pos": X[::-1].copy()},
+                                                 then=lambda e, a: e.transform(a["X"]), **est),
+             numbers=est_numbers, flags=("center",), options=("similarity", "lr_schedule"),
+             arrays={"X": X, "X_pos": X[::-1].copy()}),
+        Spec("CLIPProjection.fit", est_caller(c.CLIPProjection, {"X": X, "Y": X[::-1].copy()},
+                                              then=lambda e, a: e.transform_x(a["X"]), **est),
+             numbers=est_numbers, flags=("center",), options=("similarity", "lr_schedule"),
+             arrays={"X": X, "Y": X[::-1].copy()}),
+        Spec("GaussianMixturePairs", caller(lambda **kw: c.GaussianMixturePairs(**kw).sample(10, random_state=0).X,
+                                            means=means, covariance=cov, delta=0.0),
+             numbers={"delta": 0.0}, arrays={"means": means, "covariance": cov}),
+        Spec("fisher_subspace", caller(c.fisher_subspace, means=means, covariance=cov),
+             arrays={"means": means, "covariance": cov}),
+        Spec("subspace_distance", caller(c.subspace_distance, A=A, B=A), arrays={"A": A, "B": A}),
+        Spec("orthonormal_rows", caller(c.orthonormal_rows, A=A, rtol=1e-10), numbers={"rtol": 1e-10},
+             arrays={"A": A}),
+        Spec("info_nce_loss", caller(c.info_nce_loss, z=z, z_pos=z.flip(0), temperature=1.0, similarity="dot"),
+             numbers={"temperature": 1.0}, options=("similarity",)),
+        Spec("clip_loss", caller(c.clip_loss, z_x=z, z_y=z.flip(0), temperature=1.0, similarity="dot"),
+             numbers={"temperature": 1.0}, options=("similarity",)),
+    ]
+
+
+# ------------------------------------------------------------------------------ icl
+
+def _icl_specs():
+    import torch
+
+    from frugalml import icl
+
+    def train(**kw):
+        model = icl.SoftmaxAttentionRegressor(d=kw.pop("d"), init_w=kw.pop("init_w"))
+        return icl.train_icl(model, icl.AffineTasks(d=2, lipschitz=kw.pop("lipschitz"), noise=kw.pop("noise")),
+                             **kw)
+
+    x = torch.randn(2, 5, 2, generator=torch.Generator().manual_seed(0))
+    y = x.sum(-1)
+    return [
+        Spec("train_icl", caller(train, d=2, init_w=1.0, lipschitz=1.0, noise=0.1, n_steps=3, context_size=5,
+                                 batch_size=4, lr=0.05, random_state=0, schedule="cosine"),
+             numbers={"d": 2, "init_w": 1.0, "lipschitz": 1.0, "noise": 0.1, "n_steps": 3, "context_size": 5,
+                      "batch_size": 4, "lr": 0.05},
+             options=("schedule",)),
+        Spec("AffineTasks.sample", caller(lambda **kw: icl.AffineTasks(**kw).sample(
+            2, 5, random_state=0).y, d=2, lipschitz=1.0, noise=0.1, bias=1.0),
+             numbers={"d": 2, "lipschitz": 1.0, "noise": 0.1, "bias": 1.0}),
+        Spec("nadaraya_watson", caller(icl.nadaraya_watson, x=x[0], y=y[0], x_query=x[0, 0], bandwidth=1.0),
+             numbers={"bandwidth": 1.0}),
+        Spec("optimal_affine_window", caller(icl.optimal_affine_window, d=2, context_size=5, lipschitz=1.0,
+                                             noise=0.1, n_contexts=50, random_state=0),
+             numbers={"d": 2, "context_size": 5, "lipschitz": 1.0, "noise": 0.1, "n_contexts": 50}),
+        Spec("affine_window_risk", caller(icl.affine_window_risk, w=1.0, d=2, context_size=5, lipschitz=1.0,
+                                          noise=0.1, n_contexts=50, random_state=0),
+             numbers={"w": 1.0, "d": 2, "context_size": 5, "lipschitz": 1.0, "noise": 0.1, "n_contexts": 50}),
+    ]
+
+
+# ------------------------------------------------------------------------------ minimax
+
+def _minimax_specs():
+    from frugalml import minimax
+
+    prob = minimax.cubic_bilinear(4, generator="bidiagonal", random_state=0)
+
+    def solve(**kw):
+        return minimax.solve_minimax(prob.F, kw.pop("z0"), jac=prob.jac, **kw).x
+
+    return [
+        Spec("solve_minimax", caller(solve, z0=prob.z0, method="adaptive", option=2, alpha=0.5, tol=1e-8,
+                                     max_iter=30, max_time=2.0),
+             numbers={"alpha": 0.5, "tol": 1e-8, "max_iter": 30, "max_time": 2.0, "option": 2},
+             options=("method", "linear_solver"), arrays={"z0": prob.z0}),
+        Spec("solve_minimax[hipnex]", caller(solve, z0=prob.z0, method="hipnex", L2=prob.L2, tol=1e-8,
+                                             max_iter=30, max_time=2.0),
+             numbers={"L2": prob.L2, "tol": 1e-8, "max_iter": 30, "max_time": 2.0}),
+        Spec("solve_minimax[extragradient]", caller(solve, z0=prob.z0, method="extragradient", step_size=0.05,
+                                                    tol=1e-8, max_iter=30, max_time=2.0),
+             numbers={"step_size": 0.05, "tol": 1e-8, "max_iter": 30, "max_time": 2.0}),
+        Spec("cubic_bilinear", caller(lambda **kw: minimax.cubic_bilinear(**kw).z0, n=4, generator="bidiagonal",
+                                      kappa=20.0, random_state=0),
+             numbers={"n": 4, "kappa": 20.0}, options=("generator",)),
+        Spec("adaptive_step_size", caller(minimax.adaptive_step_size, norm_F=1.0, norm_v=1.0, lam=1.0, alpha=0.5),
+             numbers={"norm_F": 1.0, "norm_v": 1.0, "lam": 1.0, "alpha": 0.5}),
+        # norm_step=0 returns NaN by contract (the solver's "no estimate" sentinel), so only norm_e varies
+        Spec("local_lipschitz_estimate", caller(minimax.local_lipschitz_estimate, norm_e=1.0, norm_step=1.0),
+             numbers={"norm_e": 1.0}),
+    ]
+
+
+# ------------------------------------------------------------------------------ finetune
+
+@functools.lru_cache(maxsize=1)
+def _tiny_lm():
+    from frugalml.lm import PromptResponseDataset, SmallLMConfig, make_small_lm, synthetic_arithmetic_task, \
+        train_tokenizer
+
+    task = synthetic_arithmetic_task(8, 4, random_state=0)
+    tok = train_tokenizer([p + r for p, r in zip(task.train_prompts, task.train_responses)] * 3, vocab_size=300)
+    ds = PromptResponseDataset(tok, task.train_prompts, task.train_responses, max_length=32)
+    model = make_small_lm(SmallLMConfig(n_layer=1, d_model=16, n_head=2), tokenizer=tok, random_state=0)
+    return tok, ds, model
+
+
+def _finetune_specs():
+    import copy
+
+    from frugalml import finetune as ft
+
+    losses = np.array([0.5, 1.0, 2.0, 3.0])
+
+    def tune(**kw):
+        _, ds, model = _tiny_lm()
+        res = ft.finetune(copy.deepcopy(model), ds, **kw)
+        return res.train.losses if hasattr(res.train, "losses") else res.n_trainable
+
+    return [
+        Spec("flow_weights", caller(ft.flow_weights, losses=losses, tau=1.0, normalize=True),
+             numbers={"tau": 1.0}, flags=("normalize",), arrays={"losses": losses}),
+        Spec("flow_token_weights", caller(lambda **kw: np.concatenate(ft.flow_token_weights(**kw)),
+                                          token_losses_=[losses, losses[:2]], tau=1.0, normalize=True),
+             numbers={"tau": 1.0}, flags=("normalize",)),
+        Spec("hardest_fraction", caller(ft.hardest_fraction, losses=losses, fraction=0.5),
+             numbers={"fraction": 0.5}, arrays={"losses": losses}),
+        Spec("finetune", caller(tune, lr=1e-3, epochs=1.0, batch_size=4, l2_to_init_strength=0.0,
+                                method="full", loss_reduction="token", random_state=0),
+             numbers={"lr": 1e-3, "epochs": 1.0, "batch_size": 4, "l2_to_init_strength": 0.0},
+             options=("method", "loss_reduction"), examples=3, time_limit_s=60),
+    ]
+
+
+def all_specs():
+    specs = []
+    for build in (_data_specs, _selection_specs, _noisy_specs, _moe_specs, _contrastive_specs, _icl_specs,
+                  _minimax_specs, _finetune_specs):
+        specs += build()
+    return specs
