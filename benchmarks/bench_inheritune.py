@@ -46,8 +46,11 @@ def peak_rss_mb():
 
 def make_students(reference, k, repeats):
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
     from frugalml.finetune import inherit
+
+    hf_logging.set_verbosity_error()         # from_pretrained's report lists the dropped blocks' weights
 
     with tempfile.TemporaryDirectory() as tmp:
         reference.save_pretrained(tmp)

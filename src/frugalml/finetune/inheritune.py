@@ -93,14 +93,24 @@ def _embedding_keys(model, prefix: str) -> set[str]:
     return keys
 
 
-def _fresh(model, idx: list[int], random_state):
-    """A freshly initialised model of ``type(model)`` whose config keeps the blocks ``idx``."""
+def _fresh(model, idx: list[int], random_state, init: bool = True):
+    """A freshly initialised model of ``type(model)`` whose config keeps the blocks ``idx``.
+
+    ``init=False`` skips the weight initialisation (every weight is about to be overwritten).
+    """
     config = copy.deepcopy(model.config)
     config.num_hidden_layers = len(idx)
     if getattr(config, "layer_types", None) is not None:        # per-layer attention types (sliding / full)
         config.layer_types = [config.layer_types[i] for i in idx]
-    with _seeded(random_state):
-        student = type(model)(config)
+    if init:
+        with _seeded(random_state):
+            student = type(model)(config)
+    else:
+        from transformers.initialization import no_init_weights
+
+        with no_init_weights():
+            student = type(model)(config)
+        student.tie_weights()                                   # init_weights (skipped) is what ties them
     ref_param = next(model.parameters())
     student.to(device=ref_param.device, dtype=ref_param.dtype)
     student.train(model.training)
@@ -145,7 +155,7 @@ def inherit(model, n_layers=None, *, which="first", copy_embeddings: bool = True
     """
     idx = _layer_indices(len(_blocks(model)), n_layers, which)
     prefix = block_path(model) + "."
-    student = _fresh(model, idx, random_state)
+    student = _fresh(model, idx, random_state, init=not copy_embeddings)   # no init: all is copied
     source, target = model.state_dict(), student.state_dict()
     embeddings = _embedding_keys(student, prefix)
     head = student.get_output_embeddings()

