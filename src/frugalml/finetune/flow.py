@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from frugalml._core.validation import check_array, check_bool, check_fraction, check_positive
+from frugalml._core.validation import check_array, check_bool, check_fraction, check_positive, check_scalar
 from frugalml.lm.data import IGNORE_INDEX, collate
 from frugalml.lm.losses import token_losses
 
@@ -49,8 +49,9 @@ def sample_losses(model, dataset, *, response_only: bool = True, batch_size: int
     -------
     ndarray of shape (n_samples,), or list of ndarray when ``token_level``.
     """
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
+    batch_size = check_scalar(batch_size, "batch_size", integer=True, low=1)
+    response_only = check_bool(response_only, "response_only")
+    token_level = check_bool(token_level, "token_level")
     if len(dataset) == 0:
         raise ValueError("dataset must not be empty")
     was_training = model.training

@@ -143,8 +143,7 @@ def wise_ft(pretrained, finetuned, alpha: float = 0.5):
 
     ``alpha = 0`` returns the pre-trained weights, ``alpha = 1`` the fine-tuned ones.
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1]; got {alpha!r}")
+    alpha = check_scalar(alpha, "alpha", low=0, high=1)
     pre, ft = pretrained.state_dict(), finetuned.state_dict()
     if pre.keys() != ft.keys():
         raise ValueError("pretrained and finetuned must have the same parameter names (merge LoRA first)")

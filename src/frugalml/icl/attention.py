@@ -99,7 +99,7 @@ class SoftmaxAttentionRegressor(_AttentionBase):
         super().__init__()
         self.d = _check_d(d)
         self.parametrization = check_option(parametrization, {"scalar", "full"}, "parametrization")
-        check_positive(init_w, "init_w")
+        init_w = float(check_positive(init_w, "init_w"))
         if parametrization == "scalar":
             self.log_w = nn.Parameter(torch.tensor(math.log(init_w), dtype=dtype))
         else:
@@ -150,7 +150,7 @@ class LinearAttentionRegressor(_AttentionBase):
     def __init__(self, d: int, init_scale: float = 0.0, dtype=torch.float32):
         super().__init__()
         self.d = _check_d(d)
-        check_positive(init_scale, "init_scale", strict=False)
+        init_scale = float(check_positive(init_scale, "init_scale", strict=False))
         self.M = nn.Parameter(init_scale * torch.eye(self.d, dtype=dtype))
 
     def key_query_matrix(self):

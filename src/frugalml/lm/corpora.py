@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from frugalml._core import check_random_state
+from frugalml._core.validation import check_scalar
 from frugalml.data import DataNotFoundError
 
 _EXCLUDED_DIRS = {"site-packages", "dist-packages", "test", "tests", "__pycache__", "idle_test",
@@ -202,13 +203,17 @@ def synthetic_arithmetic_task(n_train: int = 256, n_validation: int = 64, *, ran
     """
     if style not in ("prose", "python"):
         raise ValueError(f"style must be 'prose' or 'python'; got {style!r}")
+    n_train = check_scalar(n_train, "n_train", integer=True, low=1)
+    n_validation = check_scalar(n_validation, "n_validation", integer=True, low=0)
+    max_operand = check_scalar(max_operand, "max_operand", integer=True, low=0)
     rng = check_random_state(random_state)
     seen, items = set(), []
     while len(items) < n_train + n_validation:
         a, b = (int(v) for v in rng.integers(0, max_operand + 1, size=2))
         if (a, b) in seen:
             if len(seen) >= (max_operand + 1) ** 2:
-                raise ValueError("n_train + n_validation exceeds the number of distinct problems")
+                raise ValueError(f"n_train + n_validation = {n_train + n_validation} exceeds the "
+                                 f"{len(seen)} distinct problems with max_operand={max_operand}; raise max_operand")
             continue
         seen.add((a, b))
         if style == "prose":

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from frugalml._core import check_positive
+from frugalml._core.validation import check_bool, check_scalar
 
 
 @dataclass
@@ -45,14 +46,13 @@ class SmallLMConfig:
     tie_embeddings: bool = True
 
     def validate(self) -> "SmallLMConfig":
+        # a positive int each; the cap keeps one weight matrix addressable (2**31 rows)
         for name in ("vocab_size", "n_layer", "d_model", "n_head", "max_position"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+            setattr(self, name, check_scalar(getattr(self, name), name, integer=True, low=1, high=2**31))
         if self.d_model % self.n_head:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_head ({self.n_head})")
-        if self.d_ff is not None and (not isinstance(self.d_ff, int) or self.d_ff <= 0):
-            raise ValueError(f"d_ff must be a positive int or None; got {self.d_ff!r}")
+        self.d_ff = check_scalar(self.d_ff, "d_ff", integer=True, low=1, high=2**31, allow_none=True)
+        check_bool(self.tie_embeddings, "tie_embeddings")
         return self
 
     def to_hf(self, **special_tokens):

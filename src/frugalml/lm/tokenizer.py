@@ -33,8 +33,12 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024, *, min_frequen
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    if not isinstance(vocab_size, int) or vocab_size < 258:
+    from frugalml._core.validation import check_scalar
+
+    if isinstance(vocab_size, int) and not isinstance(vocab_size, bool) and vocab_size < 258:
         raise ValueError(f"vocab_size must be an int >= 258 (256 bytes + 2 specials); got {vocab_size!r}")
+    vocab_size = check_scalar(vocab_size, "vocab_size", integer=True, low=258, high=2**31)
+    min_frequency = check_scalar(min_frequency, "min_frequency", integer=True, low=1)
     texts = list(texts)
     if not texts or not any(t.strip() for t in texts):
         raise ValueError("texts must contain at least one non-empty string")

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from frugalml._core import progress, torch_generator
+from frugalml._core.validation import check_option, check_positive, check_scalar
 from frugalml.lm.data import collate
 from frugalml.lm.losses import LOSS_REDUCTIONS, causal_lm_loss, per_sample_loss
 from frugalml.lm.models import hf_quiet
@@ -51,20 +52,24 @@ class TrainConfig:
     loss_reduction: str = "sample"   # "sample": mean of per-sample means; "token": HF / official FLOW
 
     def validate(self) -> "TrainConfig":
-        for name in ("lr", "batch_size", "grad_accum", "epochs"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not v > 0:
-                raise ValueError(f"{name} must be positive; got {v!r}")
-        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps <= 0):
-            raise ValueError(f"max_steps must be a positive int or None; got {self.max_steps!r}")
-        if self.schedule not in ("cosine", "constant"):
-            raise ValueError(f"schedule must be 'cosine' or 'constant'; got {self.schedule!r}")
-        if self.warmup < 0:
-            raise ValueError(f"warmup must be >= 0; got {self.warmup!r}")
-        if self.loss_reduction not in LOSS_REDUCTIONS:
-            raise ValueError(f"loss_reduction must be one of {LOSS_REDUCTIONS}; got {self.loss_reduction!r}")
-        if self.grad_clip is not None and self.grad_clip <= 0:
-            raise ValueError(f"grad_clip must be positive or None; got {self.grad_clip!r}")
+        """Check every setting (numbers finite and in range, options known); returns self."""
+        self.lr = check_positive(self.lr, "lr")
+        self.weight_decay = check_positive(self.weight_decay, "weight_decay", strict=False)
+        self.batch_size = check_scalar(self.batch_size, "batch_size", integer=True, low=1)
+        self.grad_accum = check_scalar(self.grad_accum, "grad_accum", integer=True, low=1)
+        self.epochs = check_positive(self.epochs, "epochs")
+        self.max_steps = check_scalar(self.max_steps, "max_steps", integer=True, low=1, allow_none=True)
+        check_option(self.schedule, ("cosine", "constant"), "schedule")
+        self.warmup = check_positive(self.warmup, "warmup", strict=False)
+        self.min_lr_ratio = check_scalar(self.min_lr_ratio, "min_lr_ratio", low=0, high=1)
+        check_option(self.loss_reduction, LOSS_REDUCTIONS, "loss_reduction")
+        if self.grad_clip is not None:
+            self.grad_clip = check_positive(self.grad_clip, "grad_clip")
+        try:
+            b1, b2 = (check_scalar(b, "betas", low=0, high=1, high_inclusive=False) for b in self.betas)
+        except TypeError:
+            raise ValueError(f"betas must be a pair of numbers in [0, 1); got {self.betas!r}") from None
+        self.betas = (b1, b2)
         return self
 
 
