@@ -34,6 +34,11 @@ def test_retraining_repro_smoke(result, tmp_path):
     assert isinstance(verdict["reproduced"], bool) and len(verdict["claims"]) == 8
     assert not any("beyond the paper" in c["claim"] for c in verdict["claims"])
     assert any(r["setting"].startswith("beyond the paper: interpolating MLP") for r in verdict["table"])
+    assert any(r["setting"].startswith("beyond the paper: MLP consensus RT with as many") for r in verdict["table"])
+    m, epochs = result["models"]["mlp"], rt.CONFIGS["smoke"]["mlp"]["max_epochs"]
+    for i in range(len(result["eps_grid"])):  # epochs scaled by 1 / consensus fraction
+        for e, f in zip(m["equal_steps_epochs"][i], m["consensus_fraction"][i]):
+            assert e == round(epochs / f) and e > epochs
     for c in verdict["claims"]:
         assert set(c) >= {"claim", "held", "measured", "paper"} and isinstance(c["held"], bool)
     assert all(set(r) == {"setting", "paper", "ours"} for r in verdict["table"])

@@ -71,6 +71,19 @@ def test_synthetic_and_rate_claims_fail_for_random_passed_off_as_gm(result):
     assert all(_held(gm.check(result), "O(1/k)")) and all(_held(gm.check(result), "barely picked"))
 
 
+def test_baseline_claims_fail_when_the_baselines_are_replaced_by_gm(result):
+    broken = copy.deepcopy(result)
+    gmr = {(r["psi"], r["distance"], r["metric"], r["seed"]): r for r in broken["synthetic"] if r["selector"] == "gm_matching"}
+    for r in broken["synthetic"]:
+        if r["selector"] in ("random", "mean_herding"):
+            r.update({k: v for k, v in gmr[(r["psi"], r["distance"], r["metric"], r["seed"])].items() if k != "selector"})
+    for r in broken["rate"]:
+        r["random"] = r["gm_matching"]
+    v = gm.check(broken)
+    assert not any(_held(v, "errors grow with D")) and not any(_held(v, "O(1/sqrt k)"))
+    assert all(_held(gm.check(result), "errors grow with D")) and all(_held(gm.check(result), "O(1/sqrt k)"))
+
+
 def test_paired_difference_by_hand():
     rows = [dict(selector=s, seed=i, accuracy=a, corruption="c", fraction=0.2)
             for s, accs in (("gm_matching", [0.8, 0.7, 0.9]), ("random", [0.6, 0.6, 0.6])) for i, a in enumerate(accs)]

@@ -183,6 +183,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
                 total += loss.item() * b.shape[0]
             rec = {"epoch": epoch, "train_loss": total / max(Xtr.shape[0], 1)}
             if not np.isfinite(rec["train_loss"]):
+                rng_scope.close()  # restore torch's global generator before leaving
                 raise FloatingPointError(f"training diverged in epoch {epoch} (loss={rec['train_loss']}); lower lr "
                                          f"(lr={self.lr}) or weight_decay, or standardise X")
             if n_val:

@@ -414,7 +414,7 @@ def plot(result: dict, outdir) -> list:
                              corruption=c, fraction=f) for c in corruptions]
             axes[row, 1].bar(x + j * w, q, w, label=name, hatch="//" if name.endswith("_pca") else None, **style)
         for ax in axes[row]:
-            ax.set_xticks(x + 0.4 - w / 2, corruptions, fontsize=8)
+            ax.set_xticks(x + 0.4 - w / 2, [c.replace(" ", "\n", 1) for c in corruptions], fontsize=8)
         lo = min(100 * r["accuracy"] for r in img) - 5
         axes[row, 0].set(ylabel=f"clean test accuracy (%), keep {f:.0%}", ylim=(max(lo, 0), None))
         axes[row, 1].set(ylabel="subset: % labels correct (images clean)", ylim=(50, 101))
