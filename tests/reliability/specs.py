@@ -79,6 +79,8 @@ def _data_specs():
              numbers={"rate": 0.5}, options=("kind",), arrays={"X": X}),
         Spec("load_digits", caller(data.load_digits, test_fraction=0.25, random_state=0),
              numbers={"test_fraction": 0.25}),
+        Spec("load_image_dataset", caller(lambda **kw: data.load_image_dataset(**kw).X_test, name="digits",
+                                          test_fraction=0.25), options=("name",)),
     ]
 
 
@@ -228,6 +230,11 @@ def _contrastive_specs():
         Spec("GaussianMixturePairs", caller(lambda **kw: c.GaussianMixturePairs(**kw).sample(10, random_state=0).X,
                                             means=means, covariance=cov, delta=0.0),
              numbers={"delta": 0.0}, arrays={"means": means, "covariance": cov}),
+        Spec("SameClassPairs", caller(lambda **kw: c.SameClassPairs(**kw).pair_indices(6, random_state=0),
+                                      X=X, y=np.repeat(np.arange(2), 20)),
+             arrays={"X": X, "y": np.repeat(np.arange(2), 20)}),
+        Spec("similarity_matrix", caller(c.similarity_matrix, z=z, z_other=z, temperature=1.0, similarity="cosine"),
+             numbers={"temperature": 1.0}, options=("similarity",)),
         Spec("fisher_subspace", caller(c.fisher_subspace, means=means, covariance=cov),
              arrays={"means": means, "covariance": cov}),
         Spec("subspace_distance", caller(c.subspace_distance, A=A, B=A), arrays={"A": A, "B": A}),
@@ -265,6 +272,20 @@ def _icl_specs():
              numbers={"d": 2, "lipschitz": 1.0, "noise": 0.1, "bias": 1.0}),
         Spec("nadaraya_watson", caller(icl.nadaraya_watson, x=x[0], y=y[0], x_query=x[0, 0], bandwidth=1.0),
              numbers={"bandwidth": 1.0}),
+        Spec("CosineTasks.sample", caller(lambda **kw: icl.CosineTasks(**kw).sample(2, 5, random_state=0).y, d=2,
+                                          lipschitz=1.0, noise=0.1, bias=1.0),
+             numbers={"d": 2, "lipschitz": 1.0, "noise": 0.1, "bias": 1.0}),
+        Spec("LowRankTasks.sample", caller(lambda **kw: icl.LowRankTasks(**kw).sample(2, 5, random_state=0).y, d=3,
+                                           rank=1, lipschitz=1.0, noise=0.1, random_state=0),
+             numbers={"d": 3, "rank": 1, "lipschitz": 1.0, "noise": 0.1}),
+        Spec("evaluate_icl", caller(lambda **kw: icl.evaluate_icl(icl.SoftmaxAttentionRegressor(d=2),
+                                                                  icl.AffineTasks(d=2), **kw),
+                                    context_size=5, n_contexts=20, batch_size=10, random_state=0),
+             numbers={"context_size": 5, "n_contexts": 20, "batch_size": 10}),
+        Spec("LinearAttentionRegressor", caller(lambda **kw: icl.LinearAttentionRegressor(**kw)(x[:, :4], y[:, :4],
+                                                                                              x[:, 4]), d=2,
+                                                init_scale=0.1),
+             numbers={"d": 2, "init_scale": 0.1}),
         Spec("optimal_affine_window", caller(icl.optimal_affine_window, d=2, context_size=5, lipschitz=1.0,
                                              noise=0.1, n_contexts=50, random_state=0),
              numbers={"d": 2, "context_size": 5, "lipschitz": 1.0, "noise": 0.1, "n_contexts": 50}),
@@ -295,6 +316,9 @@ def _minimax_specs():
         Spec("solve_minimax[extragradient]", caller(solve, z0=prob.z0, method="extragradient", step_size=0.05,
                                                     tol=1e-8, max_iter=30, max_time=2.0),
              numbers={"step_size": 0.05, "tol": 1e-8, "max_iter": 30, "max_time": 2.0}),
+        Spec("solve_minimax[linesearch]", caller(solve, z0=prob.z0, method="linesearch", tol=1e-8, max_iter=30,
+                                                 max_time=2.0),
+             numbers={"tol": 1e-8, "max_iter": 30, "max_time": 2.0}),
         Spec("cubic_bilinear", caller(lambda **kw: minimax.cubic_bilinear(**kw).z0, n=4, generator="bidiagonal",
                                       kappa=20.0, random_state=0),
              numbers={"n": 4, "kappa": 20.0}, options=("generator",)),
@@ -347,9 +371,53 @@ def _finetune_specs():
     ]
 
 
+def _lm_specs():
+    import copy
+
+    from frugalml import finetune as ft
+    from frugalml import lm
+
+    _tiny_lm()  # imports transformers/accelerate now, outside any timed call (a first import takes seconds)
+
+    def small(**kw):
+        cfg = lm.SmallLMConfig(**{k: v for k, v in kw.items() if k != "random_state"})
+        return lm.count_parameters(lm.make_small_lm(cfg, random_state=kw.get("random_state", 0)))
+
+    def train(**kw):
+        _, ds, model = _tiny_lm()
+        return [h["loss"] for h in lm.train_causal_lm(copy.deepcopy(model), ds, random_state=0, **kw).history]
+
+    def wise(**kw):
+        _, _, model = _tiny_lm()
+        return ft.wise_ft(model, copy.deepcopy(model), **kw).lm_head.weight
+
+    def losses(**kw):
+        _, ds, model = _tiny_lm()
+        return ft.sample_losses(model, ds, **kw)
+
+    return [
+        Spec("SmallLMConfig+make_small_lm", caller(small, vocab_size=64, n_layer=1, d_model=8, n_head=2,
+                                                   max_position=16),
+             numbers={"vocab_size": 64, "n_layer": 1, "d_model": 8, "n_head": 2, "max_position": 16}),
+        Spec("train_causal_lm", caller(train, lr=1e-3, epochs=1.0, batch_size=4, weight_decay=0.0, warmup=0.05,
+                                       min_lr_ratio=0.1, schedule="cosine"),
+             numbers={"lr": 1e-3, "epochs": 1.0, "batch_size": 4, "weight_decay": 0.0, "warmup": 0.05,
+                      "min_lr_ratio": 0.1},
+             options=("schedule",), examples=3, time_limit_s=60),
+        Spec("synthetic_arithmetic_task", caller(lambda **kw: len(lm.synthetic_arithmetic_task(**kw).train_prompts),
+                                                 n_train=4, n_validation=2, max_operand=9, random_state=0),
+             numbers={"n_train": 4, "n_validation": 2, "max_operand": 9}),
+        Spec("train_tokenizer", caller(lambda **kw: len(lm.train_tokenizer(**kw)),
+                                       texts=["a b c d e f"] * 20, vocab_size=300, min_frequency=2),
+             numbers={"vocab_size": 300, "min_frequency": 2}),
+        Spec("wise_ft", caller(wise, alpha=0.5), numbers={"alpha": 0.5}),
+        Spec("sample_losses", caller(losses, batch_size=4), numbers={"batch_size": 4}, flags=("token_level",)),
+    ]
+
+
 def all_specs():
     specs = []
     for build in (_data_specs, _selection_specs, _noisy_specs, _moe_specs, _contrastive_specs, _icl_specs,
-                  _minimax_specs, _finetune_specs):
+                  _minimax_specs, _finetune_specs, _lm_specs):
         specs += build()
     return specs

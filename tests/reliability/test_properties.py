@@ -48,7 +48,8 @@ bad_numbers = st.one_of(st.sampled_from(SPECIAL_NUMBERS),
 # a huge iteration count is a valid request for a long run, not bad input.
 SIZES = {"max_iter", "n_steps", "epochs", "max_epochs", "n_samples", "n_contexts", "n_init", "inner_steps",
          "patience", "n_batches", "max_time", "context_size", "n_features", "d", "n", "batch_size", "n_classes",
-         "n_experts", "n_components", "k", "factor"}
+         "n_experts", "n_components", "k", "factor", "n_layer", "vocab_size", "d_model", "n_head", "max_position",
+         "n_train", "n_validation", "max_operand", "min_frequency", "rank"}
 SPECIAL_SIZES = [float("nan"), float("inf"), -float("inf"), True, "abc", "1", None, 1 + 1j, [1], 0, -1, -10**9, 2.5,
                  -1e30]
 bad_sizes = st.one_of(st.sampled_from(SPECIAL_SIZES), st.integers(min_value=-10**6, max_value=0))

@@ -159,6 +159,6 @@ def pool_images(X, image_shape, factor: int):
 def load_image_dataset(name: str, **kwargs) -> Dataset:
     """Load ``"fashion_mnist"``, ``"mnist_5k"`` or ``"digits"`` by name."""
     loaders = {"fashion_mnist": load_fashion_mnist, "mnist_5k": load_mnist_5k, "digits": load_digits}
-    if name not in loaders:
-        raise ValueError(f"unknown data set {name!r}; choose from {sorted(loaders)}")
+    if not isinstance(name, str) or name not in loaders:
+        raise ValueError(f"unknown data set {name!r}: name must be one of {sorted(loaders)}")
     return loaders[name](**kwargs)
