@@ -176,11 +176,10 @@ def check_array(X, name: str = "X", *, ndim: int | None = 2, dtype=np.float64, a
             want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
             raise ValueError(f"{name} must have shape {want}; got {arr.shape}")
     if arr.ndim >= 1 and arr.shape[0] < min_samples:
-        raise ValueError(f"{name} has {arr.shape[0]} sample(s) (shape={arr.shape}) while a minimum of {min_samples} "
-                         "is required")
+        raise ValueError(f"{name} has {arr.shape[0]} sample(s) (shape={arr.shape}); it needs at least {min_samples}")
     if arr.ndim == 2 and arr.shape[1] < min_features:
         raise ValueError(f"{name} has {arr.shape[1]} feature(s) (shape={arr.shape}) while a minimum of "
-                         f"{min_features} is required.")
+                         f"{min_features} is required. It needs at least {min_features}.")
     if arr.dtype.kind in "fc" and not allow_nonfinite:
         finite = np.isfinite(arr)
         if not finite.all():
