@@ -63,7 +63,7 @@ def child(path: str, n: int, batch_rows: int) -> None:
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", type=int, nargs="+", default=[250_000, 500_000, 1_000_000, 2_000_000])
-    p.add_argument("--batch-rows", type=int, default=8192, help="rows per herding batch (per class)")
+    p.add_argument("--batch-rows", type=int, default=2048, help="rows per herding batch (per class)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tmp", default=None)
     p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
