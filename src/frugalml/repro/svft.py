@@ -343,6 +343,10 @@ def check(result: dict) -> dict:
 
 # ---- the figure ------------------------------------------------------------------------------
 
+COLORS = {"full": "black", "lora": "C1", "pissa": "C2", "svft_plain": "C3", "svft_banded": "C4", "svft_random": "C5",
+          "control_plain": "C6", "control_banded": "C7"}
+
+
 def _family(arm):
     for prefix in ("control_plain", "control_banded", "svft_banded", "svft_random", "svft_plain", "lora", "pissa",
                    "full"):
@@ -366,13 +370,13 @@ def plot(result: dict, outdir) -> list:
         groups = {}
         for arm, a in s[ckpt].items():
             groups.setdefault(_family(arm), []).append(a)
-        for k, (fam, pts) in enumerate(groups.items()):
+        for fam, pts in groups.items():
             pts = sorted(pts, key=lambda a: a["n_params"])
             style = dict(ls="--", marker="x") if fam.startswith("control") else dict(ls="-", marker="o")
             if fam == "full":
                 style = dict(ls="none", marker="*", ms=12)
             ax.errorbar([a["n_params"] for a in pts], [a["loss_mean"] for a in pts],
-                        yerr=[a["loss_std"] for a in pts], capsize=3, label=LABELS.get(fam, fam), color=f"C{k}",
+                        yerr=[a["loss_std"] for a in pts], capsize=3, label=LABELS.get(fam, fam), color=COLORS[fam],
                         **style)
         ax.set_xscale("log")
         ax.set_xlabel("trainable parameters (exact count, log scale)")
