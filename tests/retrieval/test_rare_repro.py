@@ -67,6 +67,9 @@ def test_broken_variants_fail_their_check():
     # a gain that is as large in-domain as held-out
     r = fake_result(held_bonus=0.0)
     assert _held(r)[4] is False
+    # "larger" only because both gains are negative (examples hurt everywhere, less on held-out)
+    r = fake_result(means={**GOOD, "rare": 0.2}, held_bonus=0.1)
+    assert _held(r)[4] is False
 
 
 @pytest.fixture(scope="module")
