@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from frugalml.retrieval.index import VectorIndex, encode_texts, recall_at_k
+from frugalml.retrieval.index import VectorIndex, encode_texts, recall_against_exact
 
 
 def _clustered(n, d=32, seed=0):
@@ -27,11 +27,11 @@ def test_approximate_recall_against_exact(method, kwargs):
     X, Q = _clustered(4000, seed=3), _clustered(200, seed=4)
     _, exact = VectorIndex("exact").fit(X).search(Q, 10)
     _, approx = VectorIndex(method, **kwargs).fit(X).search(Q, 10)
-    assert recall_at_k(approx, exact) >= 0.9
-    assert recall_at_k(exact, exact) == 1.0
+    assert recall_against_exact(approx, exact) >= 0.9
+    assert recall_against_exact(exact, exact) == 1.0
     # a starved IVF (one cell of many searched) loses recall: the measurement can fail
     _, starved = VectorIndex("ivf", n_lists=200, n_probe=1).fit(X).search(Q, 10)
-    assert recall_at_k(starved, exact) < recall_at_k(approx, exact)
+    assert recall_against_exact(starved, exact) < recall_against_exact(approx, exact)
 
 
 def test_index_errors_name_the_problem():

@@ -5,7 +5,8 @@ BEIR-format data (:func:`load_beir`, :func:`save_beir`), example selection
 training on sentence-transformers' trainer (:func:`train_rare`), evaluation
 (:func:`evaluate_retrieval`; metrics as plain functions :func:`ndcg_at_k`,
 :func:`recall_at_k`, :func:`mrr_at_k`), offline tasks (:mod:`frugalml.retrieval.tasks`) and
-the shipped base model (:func:`load_base_model`).
+the shipped base model (:func:`load_base_model`); for large corpora, multi-process encoding
+(:func:`encode_texts`) and exact or approximate FAISS search (:class:`VectorIndex`).
 """
 
 from frugalml.retrieval.beir import BeirData, document_text, load_beir, save_beir
@@ -17,6 +18,7 @@ from frugalml.retrieval.evaluation import (
     score_run,
 )
 from frugalml.retrieval.examples import ExampleRetriever, format_query
+from frugalml.retrieval.index import VectorIndex, encode_texts, recall_against_exact
 from frugalml.retrieval.metrics import dcg, mrr_at_k, ndcg_at_k, recall_at_k
 from frugalml.retrieval.models import base_model_path, load_base_model
 from frugalml.retrieval.tasks import BUILDERS, RetrievalTask, build_task
@@ -29,18 +31,21 @@ __all__ = [
     "RareTrainResult",
     "RetrievalEvaluation",
     "RetrievalTask",
+    "VectorIndex",
     "base_model_path",
     "bm25_search",
     "build_task",
     "dcg",
     "document_text",
     "encode_corpus",
+    "encode_texts",
     "evaluate_retrieval",
     "format_query",
     "load_base_model",
     "load_beir",
     "mrr_at_k",
     "ndcg_at_k",
+    "recall_against_exact",
     "recall_at_k",
     "save_beir",
     "score_run",

@@ -54,12 +54,17 @@ def score_run(qrels: dict, run: dict, k_values=(1, 10, 100)) -> tuple[dict, dict
     return {m: mean(v) for m, v in per_query.items()}, per_query
 
 
-def encode_corpus(model, corpus: dict, *, batch_size: int = 64):
-    """``(docids, embeddings)`` of a BEIR corpus, L2-normalised (``title + " " + text``)."""
+def encode_corpus(model, corpus: dict, *, batch_size: int = 64, processes=None):
+    """``(docids, embeddings)`` of a BEIR corpus, L2-normalised (``title + " " + text``).
+
+    ``processes``: encode on N CPU worker processes (an int) or on a list of devices, with
+    sentence-transformers' multi-process pool (see :func:`frugalml.retrieval.index.encode_texts`).
+    """
+    from frugalml.retrieval.index import encode_texts
+
     ids = list(corpus)
-    emb = model.encode([document_text(corpus[d]) for d in ids], batch_size=batch_size, normalize_embeddings=True,
-                       convert_to_numpy=True, show_progress_bar=False)
-    return ids, np.asarray(emb, dtype=np.float32)
+    return ids, encode_texts(model, [document_text(corpus[d]) for d in ids], batch_size=batch_size,
+                             processes=processes)
 
 
 def _top_k(scores: np.ndarray, ids, qids, k):

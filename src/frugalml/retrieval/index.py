@@ -4,7 +4,7 @@
   (its multi-process pool: ``processes=N`` on CPUs, or a list of CUDA devices) when asked.
 - :class:`VectorIndex` searches by inner product (cosine on normalised embeddings), either
   exactly (a blocked matrix product) or approximately with FAISS (HNSW graph, or an IVF
-  inverted file), the maintained library a user would pick; :func:`recall_at_k` measures
+  inverted file), the maintained library a user would pick; :func:`recall_against_exact` measures
   an approximate index against the exact one.
 """
 
@@ -51,7 +51,8 @@ class VectorIndex:
     method : {"exact", "hnsw", "ivf"}
         ``"hnsw"``: FAISS ``IndexHNSWFlat`` (``m`` links per node, ``ef_search`` candidates at
         query time); ``"ivf"``: FAISS ``IndexIVFFlat`` with ``n_lists`` k-means cells, of which
-        ``n_probe`` are searched. Both trade recall for speed; measure it with :func:`recall_at_k`.
+        ``n_probe`` are searched. Both trade recall for speed; measure it with
+        :func:`recall_against_exact`.
     m, ef_construction, ef_search, n_lists, n_probe : int
     block_rows : int
         Query rows per block of the exact search (bounds its memory).
@@ -122,7 +123,7 @@ class VectorIndex:
         return scores, ids
 
 
-def recall_at_k(approx_ids, exact_ids, k: int | None = None) -> float:
+def recall_against_exact(approx_ids, exact_ids, k: int | None = None) -> float:
     """Mean over queries of ``|approx top-k & exact top-k| / k`` (the ANN literature's recall@k)."""
     approx_ids, exact_ids = np.asarray(approx_ids), np.asarray(exact_ids)
     if approx_ids.shape[0] != exact_ids.shape[0]:
@@ -132,4 +133,4 @@ def recall_at_k(approx_ids, exact_ids, k: int | None = None) -> float:
     return float(np.mean(hits) / k)
 
 
-__all__ = ["METHODS", "VectorIndex", "encode_texts", "recall_at_k"]
+__all__ = ["METHODS", "VectorIndex", "encode_texts", "recall_against_exact"]
