@@ -29,7 +29,8 @@ def npy(tmp_path_factory):
 
 
 SETTINGS = [(name, {}) for name in SELECTORS] + [("gm_matching", {"n_batches": 3, "gm_fraction": 0.5}),
-                                               ("gm_matching", {"metric": "cosine"})]
+                                               ("gm_matching", {"metric": "cosine"}),
+                                               ("gm_matching", {"metric": "cosine", "n_batches": 2})]
 
 
 @pytest.mark.parametrize("name,extra", SETTINGS)

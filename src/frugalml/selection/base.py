@@ -13,7 +13,7 @@ from frugalml._core.random import check_random_state
 from sklearn.base import BaseEstimator
 
 from frugalml._core.validation import check_array, check_bool, check_budget, check_labels, check_option, check_scalar
-from frugalml.selection.out_of_core import check_out_of_core, is_out_of_core, map_groups
+from frugalml.selection.out_of_core import LazyRows, check_out_of_core, is_out_of_core, map_groups
 
 METRICS = ("euclidean", "cosine")
 MAX_ABS = 1e100  # larger entries overflow squared distances (x^2 summed over rows and columns)
@@ -40,6 +40,14 @@ def allocate_budget(class_sizes, k: int) -> np.ndarray:
     for c in order[: k - int(alloc.sum())]:
         alloc[c] += 1
     return np.minimum(alloc, sizes)
+
+
+def _unit_rows(X):
+    """Rows scaled to unit length (``metric="cosine"``); all-zero rows have no direction."""
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    if np.any(norms == 0):
+        raise ValueError("X has all-zero rows, which have no direction: metric='cosine' needs nonzero rows")
+    return X / norms
 
 
 class BaseSelector(BaseEstimator):
@@ -96,20 +104,25 @@ class BaseSelector(BaseEstimator):
         groups = [(g, int(kc)) for g, kc in zip(groups, budgets) if kc > 0]
         seeds = rng.integers(0, 2**63 - 1, size=len(groups))  # one stream per group: any order, same picks
         tasks = [(g, kc, np.random.default_rng(s)) for (g, kc), s in zip(groups, seeds)]
-        chosen = map_groups(self._select_rows, X, tasks)
+        chosen = map_groups(self._select_rows, X, tasks, lazy=self._reads_in_batches())
         idx = np.sort(np.concatenate(chosen)).astype(np.int64)
         if idx.size != k or np.unique(idx).size != k:  # an internal bug, never the user's input
             raise RuntimeError(f"{type(self).__name__} returned {np.unique(idx).size} distinct indices for a budget "
                                f"of {k}; please report this")
         return idx
 
+    def _reads_in_batches(self) -> bool:
+        """True if ``_select_group`` only ever indexes batches of its group (then an out-of-core
+        group is read batch by batch, see :class:`~frugalml.selection.out_of_core.LazyRows`)."""
+        return False
+
     def _select_rows(self, X, k, rng):
-        """Select ``k`` of one group's rows (``X`` in memory, float64), after the metric's transform."""
+        """Select ``k`` of one group's rows (in memory, float64, or a ``LazyRows``) after the metric's map."""
         if self.metric == "cosine":
-            norms = np.linalg.norm(X, axis=1, keepdims=True)
-            if np.any(norms == 0):
-                raise ValueError("X has all-zero rows, which have no direction: metric='cosine' needs nonzero rows")
-            X = X / norms
+            if isinstance(X, LazyRows):
+                X.transform = _unit_rows
+            else:
+                X = _unit_rows(X)
         return self._select_group(X, k, rng)
 
     def _select_group(self, X, k, rng):  # pragma: no cover - abstract

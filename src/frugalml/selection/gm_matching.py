@@ -73,10 +73,17 @@ class GMMatching(BaseSelector):
             X = X[rng.choice(len(X), m, replace=False)]
         return geometric_median(X, tol=self.tol, max_iter=self.max_iter).median
 
+    def _reads_in_batches(self) -> bool:
+        return self.n_batches > 1
+
     def _select_group(self, X, k, rng):
         if self.n_batches == 1:
             return herding(X, self.target(X, rng), k, exact=self.exact_step)
         batches = [b for b in np.array_split(rng.permutation(len(X)), self.n_batches) if b.size]
         budgets = allocate_budget([b.size for b in batches], k)
-        return np.concatenate([b[herding(X[b], self.target(X[b], rng), int(kb), exact=self.exact_step)]
-                               for b, kb in zip(batches, budgets) if kb > 0])
+        picked = []
+        for b, kb in zip(batches, budgets):
+            if kb > 0:
+                Xb = X[b]                       # one read per batch (X may be a LazyRows of a memmap)
+                picked.append(b[herding(Xb, self.target(Xb, rng), int(kb), exact=self.exact_step)])
+        return np.concatenate(picked)

@@ -63,20 +63,47 @@ def active_client():
         return None
 
 
+class LazyRows:
+    """The rows ``rows`` of an out-of-core array, read only when indexed (``len`` and ``[local]``).
+
+    A selector that works batch by batch (``GMMatching(n_batches=...)``) then holds one
+    batch in memory, not its whole class. Each read is checked, float64 and passed through
+    ``transform`` (the metric's row-wise map), so it equals indexing the loaded group.
+    """
+
+    def __init__(self, X, rows, transform=None):
+        self.X, self.rows, self.transform = X, np.asarray(rows), transform
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, local):
+        local = np.asarray(local)
+        order = np.argsort(local, kind="stable")       # read in file order, return in the order asked
+        data = read_rows(self.X, self.rows[local[order]])
+        if self.transform is not None:
+            data = self.transform(data)
+        out = np.empty_like(data)
+        out[order] = data
+        return out
+
+
 def _run_group(fn, X_group, k, rng):
     return fn(check_array(np.asarray(X_group), "X", max_abs=1e100), k, rng)
 
 
-def map_groups(fn, X, tasks):
+def map_groups(fn, X, tasks, *, lazy: bool = False):
     """``rows[fn(X[rows], k, rng)]`` for each task ``(rows, k, rng)``.
 
     Runs on the active Dask cluster when ``X`` is a Dask array and a client is active
     (each group's rows are computed on the workers, and ``fn`` runs there too); otherwise
-    in this process, reading one group at a time.
+    in this process, reading one group at a time (or, with ``lazy``, handing ``fn`` a
+    :class:`LazyRows` of the group, so that it reads only what it indexes).
     """
     client = active_client() if is_dask_array(X) else None
     if client is None:
-        return [rows[fn(read_rows(X, rows), k, rng)] for rows, k, rng in tasks]
+        load = (lambda rows: LazyRows(X, rows)) if lazy and is_out_of_core(X) else (lambda rows: read_rows(X, rows))
+        return [rows[fn(load(rows), k, rng)] for rows, k, rng in tasks]
     futures = [client.submit(_run_group, fn, client.compute(X[rows]), k, rng, pure=False)
                for rows, k, rng in tasks]
     return [rows[local] for (rows, _, _), local in zip(tasks, client.gather(futures))]
@@ -155,5 +182,5 @@ def npy_as_dask(path, chunk_rows: int = 65_536):
     return da.concatenate(parts, axis=0)
 
 
-__all__ = ["active_client", "check_out_of_core", "chunk_statistics", "is_dask_array", "is_out_of_core",
+__all__ = ["LazyRows", "active_client", "check_out_of_core", "chunk_statistics", "is_dask_array", "is_out_of_core",
            "map_groups", "npy_as_dask", "read_rows"]
