@@ -162,6 +162,26 @@ def load_corpus(name: str = "python_stdlib", *, max_train_chars: int | None = 2_
 GSM_PROMPT = "Question: {question}\nAnswer: "
 
 
+def short_prompt_gsm_task(tokenizer, n_train: int, n_validation: int, max_prompt: int, *, random_state=0,
+                          oversample: int = 4) -> PromptResponseTask:
+    """:func:`load_gsm_task` keeping only problems whose prompt is under ``max_prompt`` tokens.
+
+    Draws ``oversample`` times the problems asked for and keeps the first that fit (short
+    sequences keep CPU fine-tuning cheap); raises ``ValueError`` if too few fit.
+    """
+    task = load_gsm_task(oversample * n_train, oversample * n_validation, random_state=random_state)
+
+    def keep(prompts, responses, n):
+        pairs = [(p, r) for p, r in zip(prompts, responses) if len(tokenizer(p)["input_ids"]) < max_prompt][:n]
+        if len(pairs) < n:
+            raise ValueError(f"only {len(pairs)} generated problems have a prompt under {max_prompt} tokens")
+        return [p for p, _ in pairs], [r for _, r in pairs]
+
+    tp, tr = keep(task.train_prompts, task.train_responses, n_train)
+    vp, vr = keep(task.validation_prompts, task.validation_responses, n_validation)
+    return PromptResponseTask(task.name, tp, tr, vp, vr)
+
+
 def load_gsm_task(n_train: int = 512, n_validation: int = 128, *, random_state=0,
                   prompt_template: str = GSM_PROMPT) -> PromptResponseTask:
     """GSM8K-style problems with worked answers from ``reasoning-gym`` (``gsm_symbolic``).

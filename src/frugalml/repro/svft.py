@@ -79,18 +79,10 @@ SCALES = {
 
 def _task(tok, cfg, rs):
     """GSM-style problems whose prompt is under ``max_prompt`` tokens (responses cut at ``max_length``)."""
-    from frugalml.lm import load_gsm_task
+    from frugalml.lm.corpora import short_prompt_gsm_task
 
-    task = load_gsm_task(4 * cfg["n_train"], 4 * cfg["n_validation"], random_state=rs)
-
-    def keep(prompts, responses, n):
-        pairs = [(p, r) for p, r in zip(prompts, responses) if len(tok(p)["input_ids"]) < cfg["max_prompt"]][:n]
-        if len(pairs) < n:
-            raise ValueError(f"only {len(pairs)} generated problems have a prompt under {cfg['max_prompt']} tokens")
-        return [p for p, _ in pairs], [r for _, r in pairs]
-
-    return keep(task.train_prompts, task.train_responses, cfg["n_train"]), \
-        keep(task.validation_prompts, task.validation_responses, cfg["n_validation"])
+    task = short_prompt_gsm_task(tok, cfg["n_train"], cfg["n_validation"], cfg["max_prompt"], random_state=rs)
+    return (task.train_prompts, task.train_responses), (task.validation_prompts, task.validation_responses)
 
 
 def _datasets(tok, cfg, rs):
