@@ -19,11 +19,47 @@ def _run_checks(est):
 
 
 def test_mixture_of_experts_passes_check_estimator():
-    # linear experts (real y), the default. Classification experts are not put through
-    # check_estimator: it feeds every estimator without classifier tags continuous y.
+    # linear experts (real y), the default
     results = _run_checks(MixtureOfExperts(2, max_iter=5, random_state=0))
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
     assert len(results) >= 40 and failed == []
+
+
+@pytest.mark.parametrize("expert", ["logistic", "softmax"])
+def test_mixture_of_classification_experts_passes_check_estimator(expert):
+    # classification experts are tagged as a classifier (logistic: binary only), so the checks
+    # feed class labels and add the classifier checks (predict_proba, one label, regression target...)
+    est = MixtureOfExperts(2, expert=expert, max_iter=5, random_state=0)
+    results = _run_checks(est)
+    failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
+    assert failed == [], failed
+    names = {r["check_name"] for r in results if r["status"] == "passed"}
+    assert {"check_classifiers_train", "check_classifiers_regression_target", "check_classifiers_one_label",
+            "check_supervised_y_2d", "check_estimators_unfitted", "check_fit2d_1sample"} <= names
+    if expert == "logistic":
+        assert "check_classifier_not_supporting_multiclass" in names
+    assert len(results) >= 50
+
+
+def test_mixture_of_experts_classifier_regressions():
+    from sklearn.base import is_classifier
+    from sklearn.exceptions import DataConversionWarning, NotFittedError
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    # before: AttributeError 'classes_' (looked up before predict_proba checked fitting)
+    with pytest.raises(NotFittedError):
+        MixtureOfExperts(2, expert="softmax").predict(X)
+    # before: continuous y silently became 40 classes
+    with pytest.raises(ValueError, match="Unknown label type"):
+        MixtureOfExperts(2, expert="softmax", max_iter=2).fit(X, rng.normal(size=40))
+    with pytest.raises(ValueError, match="Only binary classification is supported"):
+        MixtureOfExperts(2, expert="logistic", max_iter=2).fit(X, np.arange(40) % 3)
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.warns(DataConversionWarning):
+        est = MixtureOfExperts(2, expert="logistic", max_iter=2, random_state=0).fit(X, y[:, None])
+    assert est.predict(X).shape == (40,)
+    assert is_classifier(MixtureOfExperts(expert="logistic")) and not is_classifier(MixtureOfExperts())
 
 
 def test_mixture_of_experts_predict_proba_only_where_it_exists():

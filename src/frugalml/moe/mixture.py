@@ -12,8 +12,10 @@ import numbers
 
 import numpy as np
 from sklearn.utils import check_array as _sk_check_array
+from sklearn.utils._tags import ClassifierTags
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from frugalml._core.validation import check_array, check_option
 from frugalml.moe._base import BaseMixtureOfExperts, _check_int, _check_real
@@ -156,6 +158,9 @@ class MixtureOfExperts(BaseMixtureOfExperts):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         y_arr = np.asarray(y)
+        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+            # a column vector: scikit-learn's convention is a DataConversionWarning and ravel
+            y_arr = column_or_1d(y_arr, warn=True)
         if y_arr.ndim != 1:
             raise ValueError(f"y must be 1-D; got shape {y_arr.shape}")
         if y_arr.shape[0] != X.shape[0]:
@@ -166,14 +171,19 @@ class MixtureOfExperts(BaseMixtureOfExperts):
         else:
             if y_arr.dtype.kind == "f" and not np.all(np.isfinite(y_arr)):
                 raise ValueError("y contains NaN or infinite labels")
+            if y_arr.dtype.kind in "cOUSV" or y_arr.dtype.kind == "f" and np.any(y_arr != np.round(y_arr)):
+                # continuous (or complex / object) targets are not class labels: scikit-learn's message
+                # ("Unknown label type: continuous"), not one class per distinct float
+                check_classification_targets(y_arr)
             classes, codes = np.unique(y_arr, return_inverse=True)
             if self.warm_start and hasattr(self, "classes_") and not np.array_equal(classes, self.classes_):
                 raise ValueError("warm_start=True but y has different classes than the previous fit")
             if self.expert == "logistic" and len(classes) != 2:
-                raise ValueError(f"expert='logistic' needs exactly 2 classes in y; got {len(classes)} "
+                raise ValueError(f"Only binary classification is supported. expert='logistic' needs exactly 2 "
+                                 f"classes in y; got {len(classes)} class{'es' if len(classes) != 1 else ''} "
                                  "(use expert='softmax' for more)")
             if len(classes) < 2:
-                raise ValueError("y has a single class; classification experts need at least 2")
+                raise ValueError("y has 1 class (a single class); classification experts need at least 2")
             self.classes_ = classes
             C = len(classes)
             T = np.zeros((len(codes), C))
@@ -420,4 +430,15 @@ class MixtureOfExperts(BaseMixtureOfExperts):
             Xd = self._check_fitted_X(X)
             pi = np.exp(log_softmax(logits(Xd, self._W)))
             return np.sum(pi * self._family.predict_mean(Xd, self._P), axis=1)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # NotFittedError before fit (before classes_ is looked up)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        # Classification experts make a classifier (integer labels, predict_proba); logistic
+        # experts are binary only. Linear experts keep the default (real targets).
+        tags = super().__sklearn_tags__()
+        if self.expert in ("logistic", "softmax"):
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags(multi_class=self.expert == "softmax")
+            tags.regressor_tags = None
+        return tags
