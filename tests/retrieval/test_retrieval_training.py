@@ -31,7 +31,7 @@ def test_training_rows_follow_the_recipe(task):
     assert all("Positive Document" not in a for a in rows0["anchor"]) and len(rows0["anchor"]) == n
 
 
-def test_one_step_changes_the_model_and_it_reloads(task, tmp_path):
+def test_one_step_changes_the_model_and_it_reloads(task, tmp_path, capfd):
     from sentence_transformers import SentenceTransformer
 
     model = load_base_model(max_seq_length=64)
@@ -41,6 +41,8 @@ def test_one_step_changes_the_model_and_it_reloads(task, tmp_path):
     res = train_rare(model, [task], k=2, max_steps=1, batch_size=4, lr=1e-3, train_layers=1, warmup_ratio=0.0,
                      random_state=0)
     assert res.steps == 1 and len(res.loss_history) == 1 and np.isfinite(res.loss_history[0])
+    assert "Computing widget examples" not in capfd.readouterr().err  # no stray progress bar of the trainer
+    assert model.model_card_data.widget  # the card still gets its examples (ours)
     changed = [n for n, p in model.named_parameters() if not np.allclose(p.detach(), before[n])]
     assert changed and all(".layer.5." in n for n in changed)  # only the top layer trained
     assert res.n_trainable == sum(before[n].numel() for n in before if ".layer.5." in n)

@@ -129,6 +129,20 @@ def freeze_lower_layers(model, train_layers: int) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def _set_widget_examples(model, sets) -> None:
+    """Give the model card its widget examples from our first training row.
+
+    Otherwise sentence-transformers' trainer samples them itself, behind a "Computing widget
+    examples" progress bar that ignores ``--quiet``.
+    """
+    card = getattr(model, "model_card_data", None)
+    if card is None or card.widget:
+        return
+    row = next(iter(sets.values()))[0]
+    card.widget = [{"source_sentence": row["anchor"],
+                    "sentences": [row["positive"]] + ([row["negative"]] if "negative" in row else [])}]
+
+
 def train_rare(model, train_tasks, *, k: int = 3, example_fraction: float = 0.7, epochs: float = 1.0,
                batch_size: int = 16, lr: float = 2e-5, max_steps: int = -1, method: str = "bm25",
                hard_negatives: bool = True, scale: float = 20.0, train_layers: int | None = None,
@@ -199,6 +213,7 @@ def train_rare(model, train_tasks, *, k: int = 3, example_fraction: float = 0.7,
                 logging_steps=1, disable_tqdm=is_quiet(), use_cpu=True, dataloader_drop_last=True,
                 batch_sampler=BatchSamplers.NO_DUPLICATES,
                 multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL)
+    _set_widget_examples(model, sets)
     loss = MNRL(model, scale=scale)
     trainer = Trainer(model=model, args=args, train_dataset=datasets.DatasetDict(sets), loss=loss)
     trainer.remove_callback(PrinterCallback)  # the loss goes to loss_history, not stdout
