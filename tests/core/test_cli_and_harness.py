@@ -67,3 +67,13 @@ def test_select_command(tmp_path, capsys):
     assert "y has 7 entries" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["select", "--embeddings", "X.npy", "--method", "magic", "--fraction", "0.1", "--out", "o.npy"])
+
+
+def test_held_finds_claims_by_text_and_refuses_a_missing_one():
+    from frugalml.repro.verdict import claim, held, verdict
+
+    checked = verdict([claim("A beats B", True, "1 > 0"), claim("A beats C", False, "0 < 1")])
+    assert held(checked, "A beats") == [True, False]
+    assert held(checked, "beats C") == [False]
+    with pytest.raises(KeyError, match="beats D"):
+        held(checked, "beats D")

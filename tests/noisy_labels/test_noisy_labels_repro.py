@@ -9,6 +9,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 
 from frugalml.repro import EXPERIMENTS, load_experiment
+from frugalml.repro.verdict import held
 
 rt = load_experiment("retraining")
 
@@ -16,12 +17,6 @@ rt = load_experiment("retraining")
 @pytest.fixture(scope="module")
 def result():
     return json.loads(json.dumps(rt.run(scale="smoke", seed=0)))  # plain JSON-able numbers
-
-
-def _held(verdict, text):
-    hits = [c["held"] for c in verdict["claims"] if text in c["claim"]]
-    assert hits, f"no claim mentions {text!r}"
-    return hits
 
 
 def test_retraining_repro_smoke(result, tmp_path):
@@ -77,8 +72,8 @@ def test_theory_claim_fails_without_a_gain(result):
     broken = copy.deepcopy(result)
     th = broken["theory"]
     th["acc_full"] = copy.deepcopy(th["acc_initial"])
-    assert not _held(rt.check(broken), "binary theory")[0]
-    assert _held(rt.check(result), "binary theory")[0]
+    assert not held(rt.check(broken), "binary theory")[0]
+    assert held(rt.check(result), "binary theory")[0]
 
 
 @pytest.mark.parametrize("broken", ["random first model", "two-pixel logistic regression"])

@@ -8,6 +8,7 @@ import pytest
 
 from frugalml.data import pool_images
 from frugalml.repro import load_experiment
+from frugalml.repro.verdict import held
 
 gm = load_experiment("gm_matching")
 
@@ -15,12 +16,6 @@ gm = load_experiment("gm_matching")
 @pytest.fixture(scope="module")
 def result():
     return json.loads(json.dumps(gm.run(scale="smoke", seed=0)))  # plain JSON-able numbers
-
-
-def _held(verdict, text):
-    hits = [c["held"] for c in verdict["claims"] if text in c["claim"]]
-    assert hits, f"no claim mentions {text!r}"
-    return hits
 
 
 def test_smoke_structure_and_plot(result, tmp_path):
@@ -47,14 +42,14 @@ def test_image_claims_fail_for_random_passed_off_as_gm(result):
     for r in broken["images"]["rows"]:
         if r["selector"] == "gm_matching":
             r.update({k: v for k, v in rand[(r["corruption"], r["seed"], r["fraction"])].items() if k != "selector"})
-    assert not any(_held(gm.check(broken), "GM Matching beats"))
+    assert not any(held(gm.check(broken), "GM Matching beats"))
 
 
 def test_image_claim_holds_for_a_clear_paired_win(result):
     good = copy.deepcopy(result)
     for r in good["images"]["rows"]:
         r["accuracy"] = 0.9 + 0.01 * r["seed"] if r["selector"] == "gm_matching" else 0.5 + 0.01 * r["seed"]
-    assert all(_held(gm.check(good), "GM Matching beats"))
+    assert all(held(gm.check(good), "GM Matching beats"))
 
 
 def test_synthetic_and_rate_claims_fail_for_random_passed_off_as_gm(result):
@@ -66,9 +61,9 @@ def test_synthetic_and_rate_claims_fail_for_random_passed_off_as_gm(result):
     for r in broken["rate"]:
         r["gm_matching"] = r["random"]
     v = gm.check(broken)
-    assert not any(_held(v, "barely picked")) and not any(_held(v, "stays bounded"))
-    assert not any(_held(v, "O(1/k)"))
-    assert all(_held(gm.check(result), "O(1/k)")) and all(_held(gm.check(result), "barely picked"))
+    assert not any(held(v, "barely picked")) and not any(held(v, "stays bounded"))
+    assert not any(held(v, "O(1/k)"))
+    assert all(held(gm.check(result), "O(1/k)")) and all(held(gm.check(result), "barely picked"))
 
 
 def test_baseline_claims_fail_when_the_baselines_are_replaced_by_gm(result):
@@ -80,8 +75,8 @@ def test_baseline_claims_fail_when_the_baselines_are_replaced_by_gm(result):
     for r in broken["rate"]:
         r["random"] = r["gm_matching"]
     v = gm.check(broken)
-    assert not any(_held(v, "errors grow with D")) and not any(_held(v, "O(1/sqrt k)"))
-    assert all(_held(gm.check(result), "errors grow with D")) and all(_held(gm.check(result), "O(1/sqrt k)"))
+    assert not any(held(v, "errors grow with D")) and not any(held(v, "O(1/sqrt k)"))
+    assert all(held(gm.check(result), "errors grow with D")) and all(held(gm.check(result), "O(1/sqrt k)"))
 
 
 def test_paired_difference_by_hand():

@@ -20,3 +20,14 @@ def verdict(claims: list[dict], table: list[dict] | None = None, note: str = "")
         "table": table or [],
         "note": note,
     }
+
+
+def held(checked: dict, text: str) -> list[bool]:
+    """Whether each sub-claim of ``checked`` (a :func:`verdict`) whose description contains ``text`` held.
+
+    Raises ``KeyError`` when no sub-claim mentions ``text``, so a renamed claim cannot pass silently.
+    """
+    hits = [c["held"] for c in checked["claims"] if text in c["claim"]]
+    if not hits:
+        raise KeyError(f"no claim mentions {text!r}; claims: {[c['claim'] for c in checked['claims']]}")
+    return hits
