@@ -13,7 +13,27 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from frugalml._core.validation import ArgumentTypeError, check_bool, check_path
 from frugalml.data import DataNotFoundError
+
+
+class SplitNotFoundError(DataNotFoundError, ValueError):
+    """The folder has no qrels file for the requested ``split`` (a bad argument value and a missing file)."""
+
+
+def _check_split(split) -> str:
+    """``split`` names a file ``qrels/<split>.tsv``: a non-empty name, no path separators."""
+    if not isinstance(split, str):
+        raise ArgumentTypeError(f"split must be a str (a qrels file name such as 'test'); got {split!r}")
+    if not split.strip() or any(c in split for c in "/\\\x00") or split in (".", ".."):
+        raise ValueError(f"split must be a file name such as 'test' or 'dev' (no path separators); got {split!r}")
+    return split
+
+
+def _check_dict(value, name: str) -> dict:
+    if not isinstance(value, dict):
+        raise ArgumentTypeError(f"{name} must be a dict; got {type(value).__name__}")
+    return value
 
 
 @dataclass
@@ -105,10 +125,16 @@ def load_beir(folder, split: str = "test") -> BeirData:
         A malformed line (the message names the file and line), or qrels that name a query
         or document the other files lack.
     """
-    folder = Path(folder)
+    split = _check_split(split)
+    folder = check_path(folder, "folder", must_exist=False, kind="dir")
     corpus = _read_jsonl(folder / "corpus.jsonl", "corpus")
     all_queries = _read_jsonl(folder / "queries.jsonl", "queries")
-    qrels = _read_qrels(folder / "qrels" / f"{split}.tsv")
+    qrels_file = folder / "qrels" / f"{split}.tsv"
+    if not qrels_file.is_file():
+        have = sorted(f.stem for f in (folder / "qrels").glob("*.tsv")) if (folder / "qrels").is_dir() else []
+        raise SplitNotFoundError(f"split={split!r}: qrels file not found: {qrels_file} (splits in this folder: "
+                                 f"{', '.join(have) or 'none'})")
+    qrels = _read_qrels(qrels_file)
     missing_q = sorted(set(qrels) - set(all_queries))
     if missing_q:
         raise ValueError(f"{folder / 'qrels' / f'{split}.tsv'} names {len(missing_q)} query id(s) absent from "
@@ -135,16 +161,27 @@ def save_beir(folder, corpus: dict, queries: dict, qrels: dict, split: str = "te
     With ``append_queries=True`` the queries are merged into an existing ``queries.jsonl``
     (to write several splits of one dataset). Returns the folder.
     """
-    folder = Path(folder)
-    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    split = _check_split(split)
+    append_queries = check_bool(append_queries, "append_queries")
+    folder = check_path(folder, "folder", must_exist=False, kind="dir")
+    for name, value in (("corpus", corpus), ("queries", queries), ("qrels", qrels)):
+        _check_dict(value, name)
+    for d, v in corpus.items():
+        if not isinstance(v, dict) or not isinstance(v.get("text"), str):
+            raise ValueError(f"corpus[{d!r}] must be a dict with a 'text' str (and optionally 'title'); got {v!r}"[:200])
+    for q, t in queries.items():
+        if not isinstance(t, str):
+            raise ValueError(f"queries[{q!r}] must be a str; got {type(t).__name__}")
     for qid, rels in qrels.items():
         if qid not in queries:
             raise ValueError(f"qrels names query {qid!r} that is not in queries")
+        _check_dict(rels, f"qrels[{qid!r}]")
         for d, g in rels.items():
             if d not in corpus:
                 raise ValueError(f"qrels[{qid!r}] names document {d!r} that is not in corpus")
             if not isinstance(g, (int,)) or isinstance(g, bool):
                 raise ValueError(f"qrels[{qid!r}][{d!r}] must be an integer grade; got {g!r}")
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
     _write_atomic(folder / "corpus.jsonl",
                   (json.dumps({"_id": d, "title": v.get("title", ""), "text": v["text"]}, ensure_ascii=False)
                    for d, v in corpus.items()))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from frugalml._core import check_positive
+from frugalml._core.validation import check_array, check_scalar
 from frugalml.retrieval.beir import document_text
 from frugalml.retrieval.examples import ExampleRetriever, format_query
 from frugalml.retrieval.metrics import mean, mrr_at_k, ndcg_at_k, recall_at_k
@@ -44,8 +45,15 @@ class RetrievalEvaluation:
         return self.metrics[key]
 
 
+def _check_k_values(k_values) -> tuple:
+    """A non-empty 1-D sequence of positive integer cut-offs."""
+    ks = check_array(k_values, "k_values", ndim=1, dtype=None)
+    return tuple(check_positive(k, "k_values", integer=True) for k in ks)
+
+
 def score_run(qrels: dict, run: dict, k_values=(1, 10, 100)) -> tuple[dict, dict]:
     """Mean nDCG@k, recall@k and MRR@k of a run, and the per-query values."""
+    k_values = _check_k_values(k_values)
     per_query = {}
     for k in k_values:
         per_query[f"ndcg@{k}"] = ndcg_at_k(qrels, run, k)
@@ -139,7 +147,8 @@ def evaluate_retrieval(model, corpus: dict, queries: dict, qrels: dict, *, instr
     """
     if not queries:
         raise ValueError("queries is empty")
-    k_values = tuple(check_positive(k, "k_values", integer=True) for k in k_values)
+    k_values = _check_k_values(k_values)
+    batch_size = check_scalar(batch_size, "batch_size", integer=True, low=1)
     ids, demb = corpus_embeddings if corpus_embeddings is not None else encode_corpus(model, corpus,
                                                                                        batch_size=2 * batch_size)
     texts, example_ms = format_queries(queries, instruction=instruction, examples=examples,

@@ -47,6 +47,8 @@ def format_query(query: str, examples=(), instruction: str | None = None, *,
         if len(pair) != 2:
             raise ValueError(f"each example must be a (query, document) pair; got {pair!r}")
         q, d = pair
+        if not isinstance(q, str) or not isinstance(d, str):
+            raise ValueError(f"each example must be a (query, document) pair of str; got {pair!r}"[:200])
         if max_example_words is not None:
             d = " ".join(d.split()[:max_example_words])
         lines += [f"Query: {q}", f"Positive Document: {d}"]
@@ -95,6 +97,10 @@ class ExampleRetriever:
         self.method = method
         self.model = model
         self.random_state = random_state
+        for name, texts in (("pool_queries", self.pool_queries), ("pool_documents", self.pool_documents)):
+            bad = next((t for t in texts if not isinstance(t, str)), None)
+            if bad is not None:
+                raise ValueError(f"{name} must hold str; got {type(bad).__name__} {bad!r}"[:200])
         if len(self.pool_queries) != len(self.pool_documents):
             raise ValueError(f"pool_queries ({len(self.pool_queries)}) and pool_documents "
                              f"({len(self.pool_documents)}) must have the same length")

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from frugalml._core.validation import check_array, check_option, check_scalar
+from frugalml._core.validation import check_array, check_bool, check_option, check_scalar
 
 METHODS = ("exact", "hnsw", "ivf")
+# Search runs in float32 (max ~3.4e38): entries up to 1e15 keep inner products finite for any
+# realistic dimension; larger ones would overflow to inf scores (embeddings are normalised anyway).
+MAX_ABS = 1e15
 
 
 def encode_texts(model, texts, *, batch_size: int = 64, processes=None, normalize: bool = True) -> np.ndarray:
@@ -26,6 +29,7 @@ def encode_texts(model, texts, *, batch_size: int = 64, processes=None, normaliz
     """
     texts = list(texts)
     batch_size = check_scalar(batch_size, "batch_size", integer=True, low=1)
+    normalize = check_bool(normalize, "normalize")
     if processes is None:
         out = model.encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=normalize,
                            show_progress_bar=False)
@@ -74,7 +78,8 @@ class VectorIndex:
 
     def fit(self, embeddings) -> "VectorIndex":
         check_option(self.method, METHODS, "method")
-        X = np.ascontiguousarray(check_array(embeddings, "embeddings"), dtype=np.float32)
+        check_scalar(self.block_rows, "block_rows", integer=True, low=1)
+        X = np.ascontiguousarray(check_array(embeddings, "embeddings", max_abs=MAX_ABS), dtype=np.float32)
         self.n_, self.d_ = X.shape
         if self.method == "exact":
             self._X = X
@@ -105,7 +110,7 @@ class VectorIndex:
         """``(scores, ids)``, each (n_queries, k), best first; ids index the fitted embeddings."""
         if not hasattr(self, "n_"):
             raise ValueError("this VectorIndex is not fitted yet: call fit(embeddings) first")
-        Q = np.ascontiguousarray(check_array(queries, "queries", ndim=2), dtype=np.float32)
+        Q = np.ascontiguousarray(check_array(queries, "queries", ndim=2, max_abs=MAX_ABS), dtype=np.float32)
         if Q.shape[1] != self.d_:
             raise ValueError(f"queries have {Q.shape[1]} columns but the index holds {self.d_}-d vectors")
         k = check_scalar(k, "k", integer=True, low=1, high=self.n_)
@@ -123,9 +128,17 @@ class VectorIndex:
         return scores, ids
 
 
+def _check_ids(ids, name):
+    """(n_queries, k) integer ids, as :meth:`VectorIndex.search` returns them."""
+    arr = check_array(ids, name, ndim=2, dtype=None)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integer ids (n_queries, k); got dtype {arr.dtype}")
+    return arr
+
+
 def recall_against_exact(approx_ids, exact_ids, k: int | None = None) -> float:
     """Mean over queries of ``|approx top-k & exact top-k| / k`` (the ANN literature's recall@k)."""
-    approx_ids, exact_ids = np.asarray(approx_ids), np.asarray(exact_ids)
+    approx_ids, exact_ids = _check_ids(approx_ids, "approx_ids"), _check_ids(exact_ids, "exact_ids")
     if approx_ids.shape[0] != exact_ids.shape[0]:
         raise ValueError(f"approx_ids has {approx_ids.shape[0]} rows but exact_ids has {exact_ids.shape[0]}")
     k = exact_ids.shape[1] if k is None else check_scalar(k, "k", integer=True, low=1, high=exact_ids.shape[1])
