@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from frugalml._core import check_option
-from frugalml._core.validation import check_scalar
+from frugalml._core.validation import check_array, check_bool, check_scalar
 from frugalml.lm.models import _seeded
 from frugalml.lm.train import TrainConfig, evaluate_loss, train_causal_lm
 
@@ -153,6 +153,7 @@ def inherit(model, n_layers=None, *, which="first", copy_embeddings: bool = True
     -------
     A new model of ``type(model)``, on the reference's device and dtype, in its train/eval mode.
     """
+    copy_embeddings = check_bool(copy_embeddings, "copy_embeddings")
     idx = _layer_indices(len(_blocks(model)), n_layers, which)
     prefix = block_path(model) + "."
     student = _fresh(model, idx, random_state, init=not copy_embeddings)   # no init: all is copied
@@ -182,7 +183,14 @@ def energy_rank(attention, energy: float = 0.9) -> torch.Tensor:
     An all-zero matrix has rank 0.
     """
     energy = check_scalar(energy, "energy", low=0.0, high=1.0, low_inclusive=False)
-    a = torch.as_tensor(attention)
+    if isinstance(attention, torch.Tensor):
+        a = attention
+        if a.is_complex() or not (a.is_floating_point() or a.dtype in (torch.int64, torch.int32)):
+            raise ValueError(f"attention must be a real tensor; got dtype {a.dtype}")
+        if a.numel() and not bool(torch.isfinite(a).all()):
+            raise ValueError("attention contains NaN or infinite values")
+    else:
+        a = torch.as_tensor(check_array(attention, "attention", ndim=None, min_samples=0))
     if a.ndim < 2:
         raise ValueError(f"attention must have at least 2 dimensions [..., T, T]; got shape {tuple(a.shape)}")
     s2 = torch.linalg.svdvals(a.double()) ** 2                          # [..., min(T, S)]
@@ -248,6 +256,7 @@ def attention_rank_profile(model, batches, energy: float = 0.9, *, max_sequences
     AttentionRankProfile
     """
     energy = check_scalar(energy, "energy", low=0.0, high=1.0, low_inclusive=False)
+    max_sequences = check_scalar(max_sequences, "max_sequences", integer=True, low=1, allow_none=True)
     previous = model.config._attn_implementation
     was_training = model.training
     model.set_attn_implementation("eager")
@@ -357,6 +366,11 @@ def inheritune(reference, train_data, val_data, *, start_layers=None, step: int 
     step = check_scalar(step, "step", integer=True, low=1)
     max_rounds = check_scalar(max_rounds, "max_rounds", integer=True, low=1)
     steps_per_round = check_scalar(steps_per_round, "steps_per_round", integer=True, low=1)
+    tolerance = check_scalar(tolerance, "tolerance")
+    copy_embeddings = check_bool(copy_embeddings, "copy_embeddings")
+    if not (isinstance(reference_loss, (float, np.floating)) and np.isinf(reference_loss)):
+        # +-inf are deliberate targets (always / never matched); NaN and non-numbers are refused
+        reference_loss = check_scalar(reference_loss, "reference_loss", allow_none=True)
     if reference_loss is None:
         reference_loss = evaluate_loss(reference, val_data, pad_token_id=pad_token_id)
     config = TrainConfig(**{**asdict(train_config or TrainConfig()), **train_overrides, "max_steps": steps_per_round})

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from frugalml._core.validation import check_option, check_scalar
+
 PATTERNS = ("plain", "banded", "random", "topk")
 INITS = ("zeros", "kaiming_gated")
 BASES = ("svd", "random")
@@ -77,14 +79,13 @@ class SVFTConfig:
     def validate(self) -> "SVFTConfig":
         for name, value, options in (("pattern", self.pattern, PATTERNS), ("init", self.init, INITS),
                                      ("basis", self.basis, BASES), ("forward", self.forward, FORWARDS)):
-            if value not in options:
-                raise ValueError(f"{name} must be one of {', '.join(options)}; got {value!r}")
-        if not isinstance(self.off_diag, int) or self.off_diag < 0:
-            raise ValueError(f"off_diag must be an int >= 0; got {self.off_diag!r}")
+            check_option(value, options, name)
+        # numbers: Python or numpy integers (bools refused), stored back as Python ints so the
+        # config stays JSON-serialisable (save_svft)
+        self.off_diag = check_scalar(self.off_diag, "off_diag", integer=True, low=0)
+        self.seed = check_scalar(self.seed, "seed", integer=True, low=0, high=2**32 - 1)
         for name in ("n_random", "top_k"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or v <= 0):
-                raise ValueError(f"{name} must be a positive int or None; got {v!r}")
+            setattr(self, name, check_scalar(getattr(self, name), name, integer=True, low=1, allow_none=True))
         if isinstance(self.target_modules, str):
             try:
                 re.compile(self.target_modules)
