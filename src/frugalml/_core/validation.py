@@ -161,6 +161,9 @@ def check_array(X, name: str = "X", *, ndim: int | None = 2, dtype=np.float64, a
             raise ArgumentTypeError(f"{name} must hold numbers; got dtype {raw.dtype} ({exc})") from None
         if kind == "O" and any(isinstance(v, complex) for v in np.ravel(np.asarray(X, dtype=object))):
             raise ArgumentTypeError(f"Complex data not supported: {name} must be real-valued")
+        if kind == "O" and allow_nonfinite and any(v is None for v in np.ravel(np.asarray(X, dtype=object))):
+            # None would become NaN silently where NaN is allowed
+            raise ArgumentTypeError(f"{name} holds None entries; pass numbers (NaN explicitly if meant)")
         if kind in "USVMm":
             raise ArgumentTypeError(f"{name} must hold numbers; got dtype {np.asarray(X).dtype}")
     try:

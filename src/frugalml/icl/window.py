@@ -82,8 +82,8 @@ def attention_window(model, context_size: int | None = None, n_contexts: int = 2
 
 def subspace_concentration(M, projector) -> float:
     """``||M - P M P||_F / ||M||_F``: the share of ``M`` outside ``span(B)`` (0 = all inside)."""
-    m = torch.as_tensor(M, dtype=torch.float64)
-    p = torch.as_tensor(projector, dtype=torch.float64)
+    m = torch.as_tensor(check_array(M, "M", ndim=2))
+    p = torch.as_tensor(check_array(projector, "projector", ndim=2))
     if m.ndim != 2 or m.shape != p.shape or m.shape[0] != m.shape[1]:
         raise ValueError(f"M and projector must be square matrices of one shape; got {tuple(m.shape)}, {tuple(p.shape)}")
     norm = torch.linalg.matrix_norm(m)
@@ -173,14 +173,16 @@ def optimal_affine_window(d: int, context_size: int, lipschitz: float, noise: fl
 
 
 def _check_bounds(bounds):
-    if len(bounds) != 2 or not 0 < bounds[0] < bounds[1] or not np.isfinite(bounds[1]):
+    b = check_array(bounds, "bounds", ndim=1, shape=(2,))
+    if not 0 < b[0] < b[1]:
         raise ValueError(f"bounds must be (low, high) with 0 < low < high < inf; got {bounds!r}")
+    return float(b[0]), float(b[1])
 
 
 def _argmin_log(risk, bounds) -> float:
     """Minimise ``risk(log w)`` over ``bounds`` on ``w``: a coarse grid, then a bounded scalar search."""
-    _check_bounds(bounds)
-    lo, hi = np.log(bounds[0]), np.log(bounds[1])
+    low, high = _check_bounds(bounds)
+    lo, hi = np.log(low), np.log(high)
     # coarse grid first (the risk need not be unimodal, e.g. cosine tasks; guard against flat ends)
     grid = np.linspace(lo, hi, 41)
     vals = [risk(v) for v in grid]
@@ -244,9 +246,7 @@ def window_risk(w, sampler, context_size: int, n_contexts: int = 20000, random_s
     -------
     float or numpy array shaped like ``w``
     """
-    ws = np.asarray(w, dtype=np.float64)
-    if not np.all(np.isfinite(ws)):
-        raise ValueError("w must be finite")
+    ws = check_array(w, "w", ndim=None, min_samples=0)  # finite, real, numeric (as affine_window_risk)
     sample = _WindowRiskSample(sampler, context_size, n_contexts, random_state)
     out = np.array([sample.risk(float(v)) for v in ws.ravel()]).reshape(ws.shape)
     return float(out) if out.ndim == 0 else out

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from frugalml._core import check_random_state
-from frugalml._core.validation import check_scalar
+from frugalml._core.validation import check_option, check_path, check_scalar
 from frugalml.data import DataNotFoundError
 
 _EXCLUDED_DIRS = {"site-packages", "dist-packages", "test", "tests", "__pycache__", "idle_test",
@@ -63,8 +63,12 @@ def _split_of(key: str, validation_fraction: float) -> str:
 
 
 def _check_fraction(value, name):
-    if not (isinstance(value, (int, float)) and 0.0 < value < 1.0):
-        raise ValueError(f"{name} must be in (0, 1); got {value!r}")
+    return check_scalar(value, name, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+
+
+def _check_budgets(max_train_chars, max_validation_chars):
+    return (check_scalar(max_train_chars, "max_train_chars", integer=True, low=1, allow_none=True),
+            check_scalar(max_validation_chars, "max_validation_chars", integer=True, low=1, allow_none=True))
 
 
 def _take(files, root, budget, rng):
@@ -116,8 +120,11 @@ def load_text_files(paths, *, name="text_files", max_train_chars=None, max_valid
     random_state : int or Generator
         Order in which files are taken (not the split, which is fixed by the path).
     """
-    _check_fraction(validation_fraction, "validation_fraction")
-    paths = [Path(p) for p in paths]
+    validation_fraction = _check_fraction(validation_fraction, "validation_fraction")
+    max_train_chars, max_validation_chars = _check_budgets(max_train_chars, max_validation_chars)
+    if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__"):
+        raise ValueError(f"paths must be a list of text files; got {paths!r}"[:200])
+    paths = [check_path(p, "paths[i]", must_exist=False) for p in paths]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise DataNotFoundError(f"text files not found: {missing[:3]}")
@@ -145,6 +152,9 @@ def load_corpus(name: str = "python_stdlib", *, max_train_chars: int | None = 2_
     See the module docstring for the sources. The split is by document and is fixed by the
     document's name, so it never overlaps.
     """
+    # checked before the (slow) file listing
+    _check_fraction(validation_fraction, "validation_fraction")
+    _check_budgets(max_train_chars, max_validation_chars)
     if name == "python_stdlib":
         root, files = python_stdlib_files()
         return load_text_files(files, name=name, root=root, max_train_chars=max_train_chars,
@@ -156,7 +166,7 @@ def load_corpus(name: str = "python_stdlib", *, max_train_chars: int | None = 2_
         return load_text_files(paths, max_train_chars=max_train_chars,
                                max_validation_chars=max_validation_chars,
                                validation_fraction=validation_fraction, random_state=random_state)
-    raise ValueError(f"name must be one of 'python_stdlib', 'text_files'; got {name!r}")
+    check_option(name, ("python_stdlib", "text_files"), "name")
 
 
 GSM_PROMPT = "Question: {question}\nAnswer: "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from frugalml._core.validation import check_positive
+from frugalml._core.validation import check_array, check_positive
 
 
 class TorchOperator:
@@ -37,7 +37,7 @@ class TorchOperator:
 
         if not callable(f):
             raise ValueError(f"f must be callable f(x, y) -> scalar tensor; got {type(f).__name__}")
-        check_positive(n_x, "n_x", integer=True)
+        n_x = check_positive(n_x, "n_x", integer=True)
         self.f, self.n_x = f, int(n_x)
         self.dtype = dtype or torch.float64
 
@@ -48,10 +48,20 @@ class TorchOperator:
         gx, gy = torch.func.grad(lambda a, b: self.f(a, b), argnums=(0, 1))(x, y)
         return torch.cat([gx, -gy])
 
-    def _t(self, a):
+    def _t(self, a, name="z", size=None):
+        """A 1-D real array as a tensor; ``z`` must hold ``x`` (``n_x`` entries) and ``y``.
+
+        NaN / inf entries pass through (the operator's value there is NaN, which the solvers
+        turn into status 3, "not finite", instead of a crash in the middle of a run).
+        """
         import torch
 
-        return torch.as_tensor(np.asarray(a, dtype=float), dtype=self.dtype)
+        a = check_array(a, name, ndim=1, allow_nonfinite=True)
+        if size is None and a.shape[0] < self.n_x:
+            raise ValueError(f"{name} has {a.shape[0]} entries; it must hold x (n_x={self.n_x} entries) and then y")
+        if size is not None and a.shape[0] != size:
+            raise ValueError(f"{name} has {a.shape[0]} entries; z has {size}")
+        return torch.as_tensor(a, dtype=self.dtype)
 
     def F(self, z):
         """The operator ``(grad_x f, -grad_y f)`` at ``z``."""
@@ -67,7 +77,8 @@ class TorchOperator:
         """``J(z) u`` by forward-over-reverse autodiff, without forming ``J``."""
         import torch
 
-        _, out = torch.func.jvp(self._field, (self._t(z),), (self._t(u),))
+        zt = self._t(z)
+        _, out = torch.func.jvp(self._field, (zt,), (self._t(u, "u", size=zt.shape[0]),))
         return out.detach().numpy().astype(float)
 
 
