@@ -83,7 +83,8 @@ class SVFTConfig:
         # numbers: Python or numpy integers (bools refused), stored back as Python ints so the
         # config stays JSON-serialisable (save_svft)
         self.off_diag = check_scalar(self.off_diag, "off_diag", integer=True, low=0)
-        self.seed = check_scalar(self.seed, "seed", integer=True, low=0, high=2**32 - 1)
+        # apply_svft seeds layer i with seed * 1_000_003 + i, which must stay below 2**64
+        self.seed = check_scalar(self.seed, "seed", integer=True, low=0, high=2**43)
         for name in ("n_random", "top_k"):
             setattr(self, name, check_scalar(getattr(self, name), name, integer=True, low=1, allow_none=True))
         if isinstance(self.target_modules, str):
