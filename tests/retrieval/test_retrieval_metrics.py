@@ -112,6 +112,8 @@ def test_beir_round_trip(tmp_path):
     save_beir(tmp_path, corpus, {"q3": "train query"}, {"q3": {"d2": 1}}, "train", append_queries=True)
     assert load_beir(tmp_path, "train").queries == {"q3": "train query"}
     assert load_beir(tmp_path, "test").queries == queries
+    save_beir(tmp_path / "np", corpus, queries, {"q1": {"d1": np.int64(1)}, "q2": {"d2": np.uint8(2)}})
+    assert load_beir(tmp_path / "np", "test").qrels == {"q1": {"d1": 1}, "q2": {"d2": 2}}  # numpy grades too
 
 
 def test_beir_errors_name_file_and_line(tmp_path):

@@ -9,6 +9,7 @@ download (e.g. ``scifact/``) loads as is.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,7 +180,7 @@ def save_beir(folder, corpus: dict, queries: dict, qrels: dict, split: str = "te
         for d, g in rels.items():
             if d not in corpus:
                 raise ValueError(f"qrels[{qid!r}] names document {d!r} that is not in corpus")
-            if not isinstance(g, (int,)) or isinstance(g, bool):
+            if not isinstance(g, numbers.Integral) or isinstance(g, bool):  # int and numpy integers
                 raise ValueError(f"qrels[{qid!r}][{d!r}] must be an integer grade; got {g!r}")
     (folder / "qrels").mkdir(parents=True, exist_ok=True)
     _write_atomic(folder / "corpus.jsonl",
@@ -191,5 +192,5 @@ def save_beir(folder, corpus: dict, queries: dict, qrels: dict, split: str = "te
     _write_atomic(folder / "queries.jsonl",
                   (json.dumps({"_id": q, "text": t}, ensure_ascii=False) for q, t in all_queries.items()))
     _write_atomic(folder / "qrels" / f"{split}.tsv",
-                  ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{g}" for q, rels in qrels.items() for d, g in rels.items()])
+                  ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{int(g)}" for q, rels in qrels.items() for d, g in rels.items()])
     return folder
