@@ -123,6 +123,10 @@ PRESETS = {
     # minutes on 2 idle cores, once per machine.
     "reference": PretrainPreset(max_train_chars=20_000_000, n_layer=8, max_steps=3000, lr=2e-3,
                                 tokenizer_gsm_chars=400_000, early_checkpoint_step=300, eval_every=500),
+    # The reference's model and recipe, run for 300 steps with its own complete schedule (a fully
+    # annealed short run): Inheritune's equal-steps comparison inherits from it (~2 minutes, cached).
+    "reference_300": PretrainPreset(max_train_chars=20_000_000, n_layer=8, max_steps=300, lr=2e-3,
+                                    tokenizer_gsm_chars=400_000, eval_every=100),
     # The same recipe at smoke scale: 4 layers, seconds (early checkpoint at step 20).
     "reference_smoke": PretrainPreset(max_train_chars=300_000, max_validation_chars=30_000, vocab_size=1024,
                                       n_layer=4, d_model=64, n_head=2, block_size=64, batch_size=16,
