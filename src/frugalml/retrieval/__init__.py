@@ -6,7 +6,8 @@ training on sentence-transformers' trainer (:func:`train_rare`), evaluation
 (:func:`evaluate_retrieval`; metrics as plain functions :func:`ndcg_at_k`,
 :func:`recall_at_k`, :func:`mrr_at_k`), offline tasks (:mod:`frugalml.retrieval.tasks`) and
 the shipped base model (:func:`load_base_model`); for large corpora, multi-process encoding
-(:func:`encode_texts`) and exact or approximate FAISS search (:class:`VectorIndex`).
+(:func:`encode_texts`) and exact or approximate FAISS search (:class:`VectorIndex`);
+:func:`use_query_pooling` pools RARe queries over their target query's tokens.
 """
 
 from frugalml.retrieval.beir import BeirData, document_text, load_beir, save_beir
@@ -50,4 +51,16 @@ __all__ = [
     "save_beir",
     "score_run",
     "train_rare",
+    "use_query_pooling",
+    "QueryTokenPooling",
 ]
+
+_LAZY = {"use_query_pooling", "QueryTokenPooling"}  # import sentence-transformers only when used
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from frugalml.retrieval import pooling
+
+        return getattr(pooling, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
