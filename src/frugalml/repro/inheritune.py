@@ -93,7 +93,8 @@ def _substrate(cfg):
     model, tok, cached = pretrained_small_lm(preset)
     info = {"model": "LlamaForCausalLM pre-trained here on CPython stdlib sources", "key": cached["key"],
             "pretrain_validation_loss": cached["validation_loss"], "pretrain_s": cached["pretrain_s"],
-            "train_tokens": cached["train"]["n_tokens"], "lr": preset.lr, "weight_decay": preset.weight_decay}
+            "train_tokens": cached["train"]["n_tokens"], "steps": preset.max_steps, "lr": preset.lr,
+            "weight_decay": preset.weight_decay}
     val = corpus_validation_blocks(preset, tok, max_blocks=cfg["val_blocks"])   # held-out documents
     return model, tok, preset.load_corpus(), preset.block_size, val, info
 
@@ -347,10 +348,7 @@ def check(result: dict) -> dict:
                                                     if pre else ""))
     eq_note = "(not at this scale). "
     if eq:
-        from frugalml.lm import PRESETS
-
-        main = cfg.get("preset")
-        ref_steps = PRESETS[main].max_steps if isinstance(main, str) else (main or {}).get("max_steps", 0)
+        ref_steps = result["reference"].get("steps", "its")
         eq_note = (f"at equal steps: a complete {eq['reference_steps']}-step run of the same model and recipe is the "
                    f"reference there (held-out loss {eq['reference_val_loss']:.3f}, against {ref:.3f} after "
                    f"{ref_steps} steps), i.e. early in training, where the extra steps an inherited student adds "
