@@ -308,7 +308,7 @@ def check(result: dict) -> dict:
         claims.append(claim(
             f"Growth loop at equal steps (the paper's protocol): students start at half of the {eq['n_layers']}-layer "
             f"reference's layers, each trained as many steps as the reference ({eq['reference_steps']}, same batch, "
-            "recipe and corpus), and grow by 2 layers while worse; one of them reaches the reference's validation "
+            f"recipe and corpus), and grow by {result['config']['growth_step']} layer(s) while worse; one of them reaches the reference's validation "
             f"loss with at most {eq['max_layers']} layers",
             eq["matched"],
             f"reference ({eq['reference_steps']} steps, annealed) {eq['reference_val_loss']:.3f}; rounds: {eq_rounds}",
@@ -408,7 +408,7 @@ def plot(result: dict, outdir) -> list:
     ax.set_xticks(sorted(ticks))
     ax.set_xlabel("student layers (growth round)")
     ax.set_ylabel("validation loss after the round")
-    ax.set_title("growth loop: add 2 layers while worse than the reference")
+    ax.set_title(f"growth loop: add {result['config']['growth_step']} layer(s) while worse than the reference")
     ax.legend(fontsize=7)
     ax = axes[2]
     ranks = np.array(result["rank_profile"]["ranks"])                              # [L, H]
