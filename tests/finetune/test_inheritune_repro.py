@@ -54,7 +54,8 @@ def _fake(inherit, random, random_2x, matched=True, low_data_matched=False):
             k: {"val_loss": v, "start_val_loss": v + 1, "n_tokens": 500, "block_drift": 0.1, "train_s": 1.0} for k, v in vals.items()}})
     from frugalml.repro.inheritune import _summarize
 
-    return {"config": {"student_layers": 4, "steps": 10, "batch_size": 8, "lr": 1e-3, "data_fraction": 0.02},
+    return {"config": {"student_layers": 4, "steps": 10, "batch_size": 8, "lr": 1e-3, "data_fraction": 0.02,
+                       "growth_step": 2},
             "reference": {"val_loss": 3.0, "n_layers": 8, "n_params": 1e6, "train_tokens": 1e5},
             "seeds": seeds, "summary": _summarize(seeds),
             "growth": {"history": [{"n_layers": 4, "val_loss": 2.9 if low_data_matched else 3.5,
