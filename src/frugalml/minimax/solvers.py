@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from frugalml._core.validation import check_array, check_option, check_positive
+from frugalml._core.validation import check_array, check_option, check_positive, check_scalar
 from frugalml.minimax._result import STATUS_MESSAGES, History, MinimaxResult
 from frugalml.minimax.linear import LINEAR_SOLVERS, Counters, LinearSolveError, LinearSystems
 from frugalml.minimax.step import adaptive_step_size, local_lipschitz_estimate
@@ -151,8 +151,8 @@ def solve_minimax(F, z0, *, jac=None, jvp=None, method="adaptive", option=2, L2=
     check_positive(max_iter, "max_iter", integer=True, strict=False)
     if max_time is not None:
         check_positive(max_time, "max_time")
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ValueError(f"alpha must be in (0, 1); got {alpha!r}")
+    # numpy scalars (np.float32(0.5)) are numbers too: the shared validator accepts them
+    alpha = check_scalar(alpha, "alpha", low=0, high=1, low_inclusive=False, high_inclusive=False)
     opts = _check_options(method, options)
     second_order = method != "extragradient"
     if second_order:
@@ -164,8 +164,9 @@ def solve_minimax(F, z0, *, jac=None, jvp=None, method="adaptive", option=2, L2=
             if linear_solver == "direct" and jac is None:
                 raise ValueError("linear_solver='direct' needs jac; with only jvp use 'gmres', 'minres' or a callable")
             if linear_solver == "minres":
-                if n_x is None or not 0 <= int(n_x) <= z0.size:
+                if n_x is None:
                     raise ValueError("linear_solver='minres' needs n_x (the size of the x block, 0 <= n_x <= len(z0))")
+                n_x = check_scalar(n_x, "n_x", integer=True, low=0, high=z0.size)
     if method == "adaptive":
         check_option(option, (1, 2), "option")
         if option == 1:
