@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from frugalml.repro.stats import describe, fragile, weakest
 
-def claim(description: str, held: bool, measured: str, paper: str = "") -> dict:
-    """One sub-claim: what was tested, whether it held, the measured numbers, the paper's."""
-    return {"claim": description, "held": bool(held), "measured": measured, "paper": paper}
+
+def claim(description: str, held: bool, measured: str, paper: str = "", *, test=None) -> dict:
+    """One sub-claim: what was tested, whether it held, the measured numbers, the paper's.
+
+    ``test`` is the record (or list of records) of :mod:`frugalml.repro.stats` behind the claim;
+    the weakest of them gives the claim's margin (``margin`` text, ``slack_se``, ``fragile``), which
+    the report shows beside the verdict. A claim that combines several tests ("at every eps")
+    is as strong as its weakest test.
+    """
+    out = {"claim": description, "held": bool(held), "measured": measured, "paper": paper}
+    if test is not None:
+        tests = [test] if isinstance(test, dict) else list(test)
+        if not tests:
+            raise ValueError("claim(test=...) got an empty list; pass the records behind the claim or None")
+        w = weakest(tests)
+        out.update(tests=tests, margin=describe(w), slack_se=w.get("slack_se"), fragile=fragile(w))
+    return out
 
 
 def verdict(claims: list[dict], table: list[dict] | None = None, note: str = "") -> dict:
@@ -17,6 +32,9 @@ def verdict(claims: list[dict], table: list[dict] | None = None, note: str = "")
     return {
         "reproduced": all(c["held"] for c in claims) and bool(claims),
         "claims": claims,
+        "n_held": sum(bool(c["held"]) for c in claims),
+        "n_claims": len(claims),
+        "n_fragile": sum(bool(c.get("fragile")) for c in claims),
         "table": table or [],
         "note": note,
     }
