@@ -93,14 +93,26 @@ def test_report_is_rebuilt_after_an_interrupted_run(tmp_path, monkeypatch):
     monkeypatch.setitem(EXPERIMENTS, "fine", "fine")
     monkeypatch.setitem(EXPERIMENTS, "stopped", "stopped")
     monkeypatch.setattr(harness, "load_experiment", lambda n: Fine if n == "fine" else Interrupted)
-    # a stale result from an earlier run must not be shown as this run's
-    write_json_atomic(tmp_path / "stopped" / "result.json", {"name": "stopped", "status": "reproduced"})
+    # the earlier complete result is kept (its numbers are not lost) and shown as the earlier run's
+    earlier = {"name": "stopped", "status": "reproduced", "claim": "the earlier claim",
+               "provenance": {"started": "2020-01-01T00:00:00+00:00", "started_unix": 1577836800.0,
+                              "ended": "2020-01-01T00:01:00+00:00", "source_hash": "0" * 16}}
+    write_json_atomic(tmp_path / "stopped" / "result.json", earlier)
     with pytest.raises(KeyboardInterrupt):
         harness.reproduce(["fine", "stopped"], scale="smoke", out=tmp_path, log=lambda *a: None)
     page = (tmp_path / "report.html").read_text()
     assert "the fine claim" in page
-    assert json.loads((tmp_path / "stopped" / "result.json").read_text())["status"] == "interrupted"
-    assert "interrupted" in page.split('id="stopped"')[1]
+    assert json.loads((tmp_path / "stopped" / "result.json").read_text()) == earlier
+    section = page.split('id="stopped"')[1]
+    assert "the earlier claim" in section and "was interrupted before it finished" in section
+    assert "results below are from the earlier run that ended 2020-01-01T00:01:00" in section
+    # with no earlier result the experiment is shown as interrupted
+    monkeypatch.setitem(EXPERIMENTS, "fresh", "fresh")
+    with pytest.raises(KeyboardInterrupt):
+        harness.reproduce(["fresh"], scale="smoke", out=tmp_path, log=lambda *a: None)
+    assert not (tmp_path / "fresh" / "result.json").exists()
+    page = (tmp_path / "report.html").read_text()
+    assert "interrupted before it finished" in page.split('id="fresh"')[1]
 
 
 def test_harness_rejects_bad_arguments(tmp_path):

@@ -1,48 +1,119 @@
-"""Run experiments, check their claims, save results and figures, build the report."""
+"""Run experiments, check their claims, save results and figures, build the report.
+
+A run folder is safe to share: each experiment's ``result.json`` is replaced atomically (a
+unique temporary name per writer) and only once the new result is complete; while it runs, a
+unique marker ``<name>/.running-*.json`` says so, and a marker left by a killed or
+interrupted run makes the report show the earlier result *as the earlier run's*. Figures are
+drawn into a private folder and moved into place. A failure to read or render another
+experiment's result never stops this one. Every result carries its provenance
+(:mod:`frugalml._core.provenance`).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 import traceback
 from pathlib import Path
 
-from frugalml._core.results import write_json_atomic
+from frugalml._core.provenance import finish_provenance, provenance
+from frugalml._core.results import clear_markers, mark_interrupted, start_marker, write_json_atomic
 from frugalml._core.validation import check_option, check_path, check_scalar
 from frugalml.repro import EXPERIMENTS, SCALES, load_experiment
 from frugalml.repro.report import build_report
 
 
+def _write_record(path: Path, record: dict) -> None:
+    """Write ``record``; a result JSON cannot hold (too deeply nested, say) becomes a recorded crash."""
+    try:
+        write_json_atomic(path, record)
+    except (RecursionError, TypeError, ValueError) as exc:
+        slim = {k: v for k, v in record.items() if k not in ("result", "check")}
+        slim.update(status="crashed", error=f"the result could not be saved as JSON ({type(exc).__name__}: {exc})")
+        write_json_atomic(path, slim)
+
+
+def _plot(module, result, outdir: Path) -> list[str]:
+    """Draw the figures in a private folder, then move them into ``outdir`` (no half-written PNG is seen)."""
+    scratch = Path(tempfile.mkdtemp(prefix=".plot-", dir=outdir))
+    try:
+        names = []
+        for f in module.plot(result, scratch):
+            rel = Path(f).resolve().relative_to(scratch.resolve())
+            (outdir / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(scratch / rel, outdir / rel)
+            names.append(rel.as_posix())
+        return names
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def run_one(name: str, scale: str, seed: int, out: Path) -> dict:
-    """Run one experiment end to end; never raises: a crash is recorded in the result."""
+    """Run one experiment end to end; never raises on an experiment's failure (it is recorded).
+
+    The previous ``result.json`` is kept until this run has a complete result; a KeyboardInterrupt
+    or a kill leaves it in place with this run's marker, which the report shows.
+    """
     outdir = Path(out) / name
     outdir.mkdir(parents=True, exist_ok=True)
-    # A placeholder first: if the process is killed mid-run, the report shows this experiment as
-    # interrupted instead of silently showing a stale result from an earlier run.
-    write_json_atomic(outdir / "result.json", {
-        "name": name, "scale": scale, "seed": seed, "status": "interrupted", "figures": [],
-        "error": "the run stopped (killed or interrupted) before this experiment finished"})
+    prov = provenance()
+    marker = start_marker(outdir, {"name": name, "scale": scale, "seed": seed, "started": prov["started"],
+                                   "started_unix": prov["started_unix"]})
     record = {"name": name, "scale": scale, "seed": seed, "status": "crashed", "figures": []}
     start = time.perf_counter()
     try:
-        module = load_experiment(name)
-        record.update(paper=module.PAPER, claim=module.CLAIM)
-        result = module.run(scale=scale, seed=seed)
-        record["result"] = result
-        record["runtime_s"] = time.perf_counter() - start
-        record["check"] = module.check(result)
-        record["status"] = "reproduced" if record["check"]["reproduced"] else "not reproduced"
-        write_json_atomic(outdir / "result.json", record)  # numbers are safe before plotting
-        figures = module.plot(result, outdir)
-        record["figures"] = [str(Path(f).relative_to(outdir)) for f in figures]
-    except Exception as exc:  # one crash must not lose the other experiments
-        record["error"] = f"{type(exc).__name__}: {exc}"
-        record["traceback"] = traceback.format_exc()
-        if record["status"] != "crashed":  # plotting failed after a valid check
-            record["status"] = "crashed"
+        try:
+            module = load_experiment(name)
+            record.update(paper=module.PAPER, claim=module.CLAIM)
+            result = module.run(scale=scale, seed=seed)
+            record["result"] = result
+            record["runtime_s"] = time.perf_counter() - start
+            record["check"] = module.check(result)
+            record["status"] = "reproduced" if record["check"]["reproduced"] else "not reproduced"
+            record["provenance"] = finish_provenance(prov)
+            _write_record(outdir / "result.json", record)  # numbers are safe before plotting
+            record["figures"] = _plot(module, result, outdir)
+        except Exception as exc:  # one crash must not lose the other experiments
+            record["error"] = f"{type(exc).__name__}: {exc}"
+            record["traceback"] = traceback.format_exc()
+            if record["status"] != "crashed":  # plotting failed after a valid check
+                record["status"] = "crashed"
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit: keep the last complete result
+        mark_interrupted(marker, f"{type(exc).__name__} after {time.perf_counter() - start:.1f} s")
+        raise
     record.setdefault("runtime_s", time.perf_counter() - start)
-    write_json_atomic(outdir / "result.json", record)
+    record["provenance"] = finish_provenance(prov)
+    _write_record(outdir / "result.json", record)
+    clear_markers(outdir, marker, before=prov["started_unix"])
     return record
+
+
+def _check_out(out) -> Path:
+    """The run folder, created if needed and writable; every failure is a ValueError naming ``out``."""
+    out = check_path(out, "out", must_exist=False, kind="dir")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"out: cannot create the folder {str(out)!r} ({exc.strerror or exc})") from None
+    if not out.is_dir():
+        raise ValueError(f"out must be a directory; {str(out)!r} is not")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"out: cannot write in {str(out)!r} ({exc.strerror or exc})") from None
+    return out
+
+
+def _rebuild(out: Path, log) -> None:
+    """Rebuild the report; a failure is logged, never raised (it must not stop the experiments)."""
+    try:
+        build_report(out)
+    except Exception as exc:
+        log(f"report not rebuilt: {type(exc).__name__}: {exc}")
 
 
 def reproduce(names=None, *, scale: str = "default", seed: int = 0, out="runs/latest", log=print) -> list[dict]:
@@ -62,6 +133,7 @@ def reproduce(names=None, *, scale: str = "default", seed: int = 0, out="runs/la
     rank = int(os.environ.get("RANK", "0") or 0)   # set by torchrun / accelerate launch
     if rank:  # every process runs the experiments (DDP steps in lockstep); only rank 0 writes the report
         out, log = out / f".rank-{rank}", (lambda *args, **kwargs: None)
+    out = _check_out(out)
     records = []
     try:
         for name in names:
@@ -71,8 +143,8 @@ def reproduce(names=None, *, scale: str = "default", seed: int = 0, out="runs/la
             if record["status"] == "crashed":
                 log(f"[{name}] {record.get('error')}")
             records.append(record)
-            build_report(out)  # after each experiment: an interrupted run still leaves a current report
+            _rebuild(out, log)  # after each experiment: an interrupted run still leaves a current report
     finally:
-        if out.is_dir() and any(out.glob("*/result.json")):
-            build_report(out)
+        if out.is_dir() and (any(out.glob("*/result.json")) or any(out.glob("*/.running-*.json"))):
+            _rebuild(out, log)
     return records

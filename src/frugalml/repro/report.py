@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import html
+import os
+import tempfile
 from pathlib import Path
 
-from frugalml._core.results import read_json
+from frugalml._core.provenance import code_version
+from frugalml._core.results import MARKER_PREFIX, UnsafeFileError, _umask, read_json_safe, read_markers
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;line-height:1.4}
@@ -15,6 +18,7 @@ h1{font-size:1.6em} h2{margin-top:2em;border-bottom:1px solid #ddd}
 .reproduced{background:#2e7d32} .not{background:#c77700} .crashed{background:#b71c1c}
 table{border-collapse:collapse;margin:.6em 0} td,th{border:1px solid #ccc;padding:3px 8px;font-size:.9em;vertical-align:top}
 th{background:#f4f4f4} img{max-width:100%;border:1px solid #eee;margin:.4em 0}
+.warning{background:#fff4e5;border:1px solid #c77700;padding:.4em .8em;margin:.6em 0}
 .meta{color:#666;font-size:.85em} pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:.8em}
 """
 
@@ -22,7 +26,8 @@ _BADGE = {"reproduced": ("reproduced", "reproduced"),
           "not reproduced": ("not", "not reproduced at this scale"),
           "crashed": ("crashed", "crashed"),
           "unreadable": ("crashed", "result file unreadable"),
-          "interrupted": ("crashed", "interrupted before it finished")}
+          "interrupted": ("crashed", "interrupted before it finished"),
+          "running": ("not", "still running")}
 
 
 def _e(x) -> str:
@@ -72,17 +77,127 @@ def _unreadable(path: Path, folder: Path, why: str) -> dict:
     return {"name": folder.name, "status": "unreadable", "error": f"{path}: {why}", "figures": []}
 
 
-def _load_record(path: Path) -> dict:
-    folder = path.parent
+def _inside(path: Path, root: Path) -> bool:
     try:
-        record = read_json(path)
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+
+
+def _result_files(out: Path) -> list[Path]:
+    """``<exp>/result.json`` of every experiment folder holding a result or a run marker.
+
+    Hidden folders (``.rank-N`` of other processes, temporary folders) are skipped; a folder
+    that is a symlink is listed (and refused by :func:`_load_record` if it leads out of ``out``).
+    """
+    files = []
+    for folder in out.iterdir():
+        try:
+            if folder.name.startswith(".") or not folder.is_dir():
+                continue
+            result = folder / "result.json"
+            if result.exists() or result.is_symlink() or any(folder.glob(MARKER_PREFIX + "*.json")):
+                files.append(result)
+        except OSError:  # an unreadable folder: listed, and shown as unreadable
+            files.append(folder / "result.json")
+    return files
+
+
+def _with_run_state(record: dict, folder: Path) -> dict:
+    """Merge the run markers: a newer run still running or interrupted is noted on the older result.
+
+    With no complete result the record becomes "running" or "interrupted"; with one, its status
+    is kept (those numbers are the earlier run's) and ``record["run_state"]`` describes the newer run.
+    """
+    try:
+        markers = read_markers(folder)
+    except OSError:
+        return record
+    prov = record.get("provenance") if isinstance(record.get("provenance"), dict) else {}
+    done = prov.get("started_unix")
+    newer = [m for m in markers if not isinstance(done, (int, float)) or m["started_unix"] > done]
+    if not newer:
+        return record
+    latest = max(newer, key=lambda m: m["started_unix"])
+    state = "running" if latest["alive"] else "interrupted"
+    run_state = {"state": state, "started": latest.get("started"), "pid": latest.get("pid"),
+                 "host": latest.get("host"), "reason": latest.get("reason")}
+    if record.get("status") == "missing":  # no complete result yet
+        why = ("a run of this experiment is still in progress" if state == "running" else
+               "the run stopped (killed or interrupted) before this experiment finished; no earlier result")
+        return {**record, "status": state, "error": why, "run_state": run_state}
+    return {**record, "run_state": run_state}
+
+
+def _load_record(path: Path) -> dict:
+    """One experiment's record, never raising: unreadable, unsafe or malformed files become a note.
+
+    Symlinks leading out of the run folder (the experiment folder or its ``result.json``) are
+    refused unread; a FIFO, a device, a file over the size limit, invalid UTF-8 or JSON nested
+    too deeply to parse are reported as unreadable with the reason.
+    """
+    folder = path.parent
+    if folder.is_symlink() and not _inside(folder, folder.parent):
+        return _unreadable(path, folder, "refused: the experiment folder is a symbolic link out of the run folder")
+    if path.is_symlink() and not _inside(path, folder):
+        return _unreadable(path, folder, "refused: result.json is a symbolic link out of the experiment folder")
+    if not path.exists() and not path.is_symlink():
+        return _with_run_state({"name": folder.name, "status": "missing", "figures": []}, folder)
+    try:
+        record = read_json_safe(path.resolve() if path.is_symlink() else path)
+    except UnsafeFileError as exc:
+        return _unreadable(path, folder, f"refused: it {exc}")
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         return _unreadable(path, folder, f"cannot be read as JSON ({type(exc).__name__}: {exc})")
     if not isinstance(record, dict):
         return _unreadable(path, folder, f"holds a JSON {type(record).__name__}, not an object")
     if record.get("name") != folder.name:
         record = {**record, "name": folder.name}  # the folder, not the file's claim, names the experiment
-    return record
+    return _with_run_state(record, folder)
+
+
+def run_notes_html(record: dict) -> str:
+    """One experiment's provenance line and, when a newer run is running or was interrupted, a note
+    that the numbers shown are the earlier run's."""
+    parts = []
+    prov = record.get("provenance")
+    prov = prov if isinstance(prov, dict) else None
+    if prov:
+        load = lambda v: "/".join(_e(x) for x in v) if isinstance(v, list) else "?"
+        threads = prov.get("torch_threads", prov.get("OMP_NUM_THREADS"))
+        parts.append(f'<p class="meta">run {_e(prov.get("started", "?"))} → {_e(prov.get("ended", "?"))} on '
+                     f'{_e(prov.get("host", "?"))} · {_e(code_version(prov) or "code version unknown")} · '
+                     f'Python {_e(prov.get("python", "?"))}, torch {_e(prov.get("torch", "?"))}, numpy '
+                     f'{_e(prov.get("numpy", "?"))} · threads {_e(threads if threads is not None else "?")} of '
+                     f'{_e(prov.get("cpu_count", "?"))} CPUs · load average {load(prov.get("load_avg_start"))} '
+                     f'at start, {load(prov.get("load_avg_end"))} at end</p>')
+    state = record.get("run_state")
+    if isinstance(state, dict) and record.get("status") not in ("running", "interrupted"):
+        what = "is still running" if state.get("state") == "running" else "was interrupted before it finished"
+        ended = f" that ended {_e(prov['ended'])}" if prov and prov.get("ended") else ""
+        parts.append(f'<p class="warning"><b>Earlier run.</b> A newer run started {_e(state.get("started", "?"))} '
+                     f'(pid {_e(state.get("pid", "?"))} on {_e(state.get("host", "?"))}) {what}; the results '
+                     f'below are from the earlier run{ended}.</p>')
+    return "\n".join(parts)
+
+
+def code_versions_html(records) -> str:
+    """A warning naming which experiments ran on which code version, when the results mix versions.
+
+    ``records``: the loaded result dicts. A result without provenance (written by an older
+    frugalml) counts as an unknown version. ``""`` when every result comes from one version.
+    """
+    groups: dict = {}
+    for r in records:
+        if r.get("status") in ("unreadable", "running", "interrupted", "missing"):
+            continue
+        label = code_version(r.get("provenance")) or "unknown (no provenance recorded)"
+        groups.setdefault(label, []).append(str(r.get("name")))
+    if len(groups) <= 1:
+        return ""
+    items = "".join(f"<li>{_e(label)}: {_e(', '.join(names))}</li>" for label, names in sorted(groups.items()))
+    return (f'<div class="warning"><b>These results come from {len(groups)} different code versions</b>; '
+            f"compare them with care, or re-run the older ones:<ul>{items}</ul></div>")
 
 
 def _section(record: dict, folder: Path) -> str:
@@ -95,6 +210,7 @@ def _section(record: dict, folder: Path) -> str:
         parts.append(f"<p><b>Claim.</b> {_e(record['claim'])}</p>")
     parts.append(f'<p class="meta">scale={_e(record.get("scale"))} · seed={_e(record.get("seed"))}'
                  f' · run time={_number(record.get("runtime_s"))}</p>')
+    parts.append(run_notes_html(record))
     check = record.get("check") or {}
     if check.get("claims"):
         rows = "".join(
@@ -133,7 +249,7 @@ def build_report(out) -> Path:
     if not out.is_dir():
         raise ValueError(f"no results folder at {out}; run `frugalml reproduce --out {out}` first")
     order = {name: i for i, name in enumerate(EXPERIMENTS)}
-    files = sorted(out.glob("*/result.json"), key=lambda p: (order.get(p.parent.name, 99), p.parent.name))
+    files = sorted(_result_files(out), key=lambda p: (order.get(p.parent.name, 99), p.parent.name))
     if not files:
         raise ValueError(f"no */result.json under {out}; run `frugalml reproduce --out {out}` first")
     records = [(_load_record(f), f.parent) for f in files]
@@ -144,9 +260,17 @@ def build_report(out) -> Path:
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>frugalml report</title>"
             f"<style>{_CSS}</style></head><body><h1>frugalml — reproduction report</h1>"
             f"<table><tr><th>experiment</th><th>verdict</th><th>scale</th><th>time</th></tr>{summary}</table>"
+            f"{code_versions_html([r for r, _ in records])}"
             f"{body}</body></html>")
     path = out / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".html.tmp", dir=out)  # unique: concurrent rebuilds
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
     return path
