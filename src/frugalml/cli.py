@@ -3,8 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """``a`` and ``b`` name one file (the same path, a symlink or a hard link to it)."""
+    try:
+        if os.path.samefile(a, b):
+            return True
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _write_npy_atomic(path: Path, array) -> None:
+    """``np.save`` to exactly ``path`` through a unique temporary file: a failure leaves no half file."""
+    import numpy as np
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ValueError(f"--out: cannot write in {str(path.parent)!r} ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:  # exactly the path given: np.save(str) would append ".npy"
+            np.save(fh, array, allow_pickle=False)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def _cmd_list(args) -> int:
@@ -23,7 +56,7 @@ def _cmd_reproduce(args) -> int:
     set_quiet(args.quiet)
     try:
         records = reproduce(args.names, scale=args.scale, seed=args.seed, out=args.out)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"frugalml reproduce: error: {exc}", file=sys.stderr)
         return 2
     print(f"report: {Path(args.out).resolve() / 'report.html'}")
@@ -35,7 +68,7 @@ def _cmd_report(args) -> int:
 
     try:
         path = build_report(args.dir)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"frugalml report: error: {exc}", file=sys.stderr)
         return 2
     print(f"report: {path.resolve()}")
@@ -53,6 +86,10 @@ def _cmd_select(args) -> int:
         out = check_path(args.out, "--out", must_exist=False, kind="file")
         if not out.parent.is_dir():
             raise ValueError(f"--out: folder {str(out.parent)!r} does not exist; create it first")
+        for option, given in (("--embeddings", args.embeddings), ("--labels", args.labels)):
+            if given is not None and _same_file(out, Path(given)):
+                raise ValueError(f"--out {str(out)!r} is the {option} file; it would be overwritten: "
+                                 "write the indices to another file")
         X = load_npy(args.embeddings, "--embeddings", mmap_mode="r" if args.mmap or args.scheduler else None)
         y = load_npy(args.labels, "--labels") if args.labels else None
         if args.fraction is not None and args.n_select is not None:
@@ -69,8 +106,7 @@ def _cmd_select(args) -> int:
             idx = _select_on_cluster(selector, args.embeddings, y, args.scheduler)
         else:
             idx = selector.select(X, y)
-        with open(out, "wb") as fh:  # exactly the path given: np.save(str) would append ".npy"
-            np.save(fh, idx, allow_pickle=False)
+        _write_npy_atomic(out, idx)
     except (ValueError, TypeError, OSError) as exc:
         print(f"frugalml select: error: {exc}", file=sys.stderr)
         return 2
