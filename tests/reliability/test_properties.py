@@ -179,10 +179,18 @@ def test_bad_number_is_refused_by_name_or_gives_a_finite_result(spec, arg):
 @pytest.mark.parametrize("spec,arg", NUMBER_CASES)
 def test_numpy_scalars_are_numbers(spec, arg):
     valid = spec.numbers[arg]
-    as_numpy = np.int64(valid) if isinstance(valid, (int, np.integer)) else np.float64(valid)
+    if isinstance(valid, (int, np.integer)):
+        candidates = [np.int64(valid), np.int32(valid)] if abs(int(valid)) < 2**31 else [np.int64(valid)]
+    else:  # np.float64 is a float subclass: np.float32 is the numpy scalar that bypasses isinstance(x, float)
+        candidates = [np.float64(valid)] + ([np.float32(valid)] if float(np.float32(valid)) == valid else [])
+    _, ref = _outcome(spec, arg, valid)
+    for as_numpy in candidates:
+        _check_same_result(spec, arg, as_numpy, ref)
+
+
+def _check_same_result(spec, arg, as_numpy, ref):
     kind, out = _outcome(spec, arg, as_numpy)
     assert kind == "ok", f"{spec.name}({arg}={as_numpy!r}) raised {out!r}"
-    _, ref = _outcome(spec, arg, valid)
     if isinstance(ref, str):
         assert out == ref, f"{spec.name}({arg}={as_numpy!r}) gave {out!r}, not {ref!r}"
         return

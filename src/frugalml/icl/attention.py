@@ -184,7 +184,7 @@ def nadaraya_watson(x, y, x_query, bandwidth):
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     xq = np.asarray(x_query, dtype=np.float64)
-    check_positive(bandwidth, "bandwidth")
+    bandwidth = check_positive(bandwidth, "bandwidth")
     if x.ndim != 2 or y.shape != (x.shape[0],):
         raise ValueError(f"x must be (n, d) and y (n,); got {x.shape} and {y.shape}")
     single = xq.ndim == 1

@@ -138,8 +138,8 @@ def affine_window_risk(w, d: int, context_size: int, lipschitz: float, noise: fl
     -------
     dict of numpy arrays shaped like ``w``: ``risk``, ``G``, ``H``.
     """
-    check_positive(lipschitz, "lipschitz", strict=False)
-    check_positive(noise, "noise", strict=False)
+    lipschitz = check_positive(lipschitz, "lipschitz", strict=False)
+    noise = check_positive(noise, "noise", strict=False)
     ws = np.atleast_1d(check_array(w, "w", ndim=None, min_samples=0))  # finite, real, numeric
     sample = _AffineRiskSample(d, context_size, n_contexts, random_state)
     gh = np.array([sample.terms(float(v)) for v in ws.ravel()]).reshape(*ws.shape, 2)
@@ -161,8 +161,8 @@ def optimal_affine_window(d: int, context_size: int, lipschitz: float, noise: fl
     noise the optimum stays finite for affine tasks: the weighted mean of the context
     inputs lies inside the ball, so the nearest neighbour is not the best interpolant.
     """
-    check_positive(lipschitz, "lipschitz", strict=False)
-    check_positive(noise, "noise", strict=False)
+    lipschitz = check_positive(lipschitz, "lipschitz", strict=False)
+    noise = check_positive(noise, "noise", strict=False)
     sample = _AffineRiskSample(d, context_size, n_contexts, random_state)
 
     def risk(logw):
