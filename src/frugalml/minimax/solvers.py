@@ -147,10 +147,10 @@ def solve_minimax(F, z0, *, jac=None, jvp=None, method="adaptive", option=2, L2=
     z0 = check_array(z0, "z0", ndim=1)
     if not callable(F):
         raise ValueError(f"F must be callable F(z) -> array; got {type(F).__name__}")
-    check_positive(tol, "tol", strict=False)
-    check_positive(max_iter, "max_iter", integer=True, strict=False)
+    tol = check_positive(tol, "tol", strict=False)
+    max_iter = check_positive(max_iter, "max_iter", integer=True, strict=False)
     if max_time is not None:
-        check_positive(max_time, "max_time")
+        max_time = check_positive(max_time, "max_time")
     # numpy scalars (np.float32(0.5)) are numbers too: the shared validator accepts them
     alpha = check_scalar(alpha, "alpha", low=0, high=1, low_inclusive=False, high_inclusive=False)
     opts = _check_options(method, options)
@@ -172,17 +172,17 @@ def solve_minimax(F, z0, *, jac=None, jvp=None, method="adaptive", option=2, L2=
         if option == 1:
             if L2 is None:
                 raise ValueError("option=1 needs L2 (the Jacobian's Lipschitz constant); use option=2 if unknown")
-            check_positive(L2, "L2")
+            L2 = check_positive(L2, "L2")
         if lambda0 is not None:
-            check_positive(lambda0, "lambda0")
+            lambda0 = check_positive(lambda0, "lambda0")
     if method == "hipnex":
         if L2 is None:
             raise ValueError("method='hipnex' needs L2 (the Jacobian's Lipschitz constant)")
-        check_positive(L2, "L2")
+        L2 = check_positive(L2, "L2")
     if method == "extragradient":
         if step_size is None:
             raise ValueError("method='extragradient' needs step_size (at most 1 / Lipschitz constant of F)")
-        check_positive(step_size, "step_size")
+        step_size = check_positive(step_size, "step_size")
 
     run = _Run(F, z0, jac, jvp, linear_solver, n_x, tol, max_iter, max_time, callback, gap, opts)
     if method == "adaptive":
