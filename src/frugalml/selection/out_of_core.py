@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from frugalml._core.validation import check_array
+from frugalml.selection._weiszfeld import NumpyOps, check_weights, row_statistics
 
 
 def is_dask_array(X) -> bool:
@@ -119,9 +120,7 @@ def chunk_statistics(X, a, mu, threshold: float):
     """
     X = np.asarray(X, dtype=np.float64)
     sqnorms = np.einsum("ij,ij->i", X, X)
-    from frugalml.selection.geometric_median import _Numpy, _stats
-
-    return _stats(_Numpy, X, a, sqnorms, mu, threshold)
+    return row_statistics(NumpyOps, X, a, sqnorms, mu, threshold)
 
 
 def dask_weiszfeld_inputs(X, weights):
@@ -134,9 +133,7 @@ def dask_weiszfeld_inputs(X, weights):
     if weights is None:
         a = da.full((n,), 1.0 / n, chunks=(X.chunks[0],))
     else:
-        from frugalml.selection.geometric_median import _check_weights
-
-        a = da.from_array(_check_weights(np.asarray(weights), n), chunks=(X.chunks[0],))
+        a = da.from_array(check_weights(np.asarray(weights), n), chunks=(X.chunks[0],))
     max_abs, max_sq, mean = dask.compute(abs(X).max(), (X * X).sum(1).max(), a @ X)
     if not np.isfinite(max_abs):
         raise ValueError("X contains NaN or infinite values; clean or impute them first")
