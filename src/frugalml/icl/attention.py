@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from frugalml._core import check_option, check_positive
+from frugalml._core.validation import check_array
 
 __all__ = ["LinearAttentionRegressor", "SoftmaxAttentionRegressor", "nadaraya_watson"]
 
@@ -37,6 +38,13 @@ def _check_d(d):
 
 
 def _check_inputs(module, x, y, x_query):
+    for name, t in (("x", x), ("y", y), ("x_query", x_query)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor; got {type(t).__name__}")
+        if t.is_complex() or not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64)):
+            raise TypeError(f"{name} must be a real tensor; got dtype {t.dtype}")
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name} contains NaN or infinite values; the prediction would be NaN")
     if x.ndim != 3:
         raise ValueError(f"x must have shape (batch, context_size, d); got {tuple(x.shape)}")
     b, n, d = x.shape
@@ -181,9 +189,9 @@ def nadaraya_watson(x, y, x_query, bandwidth):
     -------
     array (m,) (or a float for a single 1-D query)
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    xq = np.asarray(x_query, dtype=np.float64)
+    x = check_array(x, "x", ndim=None)
+    y = check_array(y, "y", ndim=None)
+    xq = check_array(x_query, "x_query", ndim=None)
     bandwidth = check_positive(bandwidth, "bandwidth")
     if x.ndim != 2 or y.shape != (x.shape[0],):
         raise ValueError(f"x must be (n, d) and y (n,); got {x.shape} and {y.shape}")

@@ -124,12 +124,19 @@ class TaskSampler:
         params = self.sample_params(batch_size, gen, dtype)
         fx = self.evaluate(params, xs)  # (B, n+1)
         eps = torch.randn(batch_size, context_size, generator=gen, dtype=dtype)  # (B, n)
-        return ICLBatch(
+        batch = ICLBatch(
             x=xs[:, :context_size],
             y=fx[:, :context_size] + self.noise * eps,
             x_query=xs[:, context_size],
             y_query=fx[:, context_size],
         )
+        if not (torch.isfinite(batch.y).all() and torch.isfinite(batch.y_query).all()):
+            scalars = ", ".join(f"{k}={v:g}" for k, v in vars(self).items()
+                                if isinstance(v, float) and k in ("lipschitz", "noise", "bias", "frequency"))
+            raise ValueError(f"{type(self).__name__}: labels overflow {dtype} ({scalars}); the lipschitz, noise "
+                             f"or bias scale is too large for this dtype: rescale it or sample with "
+                             f"dtype=torch.float64")
+        return batch
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(d={self.d}, lipschitz={self.lipschitz}, noise={self.noise})"
