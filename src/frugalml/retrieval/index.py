@@ -78,7 +78,7 @@ class VectorIndex:
 
     def fit(self, embeddings) -> "VectorIndex":
         check_option(self.method, METHODS, "method")
-        check_scalar(self.block_rows, "block_rows", integer=True, low=1)
+        self._block_rows = check_scalar(self.block_rows, "block_rows", integer=True, low=1)
         X = np.ascontiguousarray(check_array(embeddings, "embeddings", max_abs=MAX_ABS), dtype=np.float32)
         self.n_, self.d_ = X.shape
         if self.method == "exact":
@@ -104,6 +104,7 @@ class VectorIndex:
             self._quantizer = quantizer            # FAISS does not own it: keep it alive
         index.add(X)
         self._index = index
+        self._faiss = faiss
         return self
 
     def search(self, queries, k: int = 10):
@@ -115,12 +116,43 @@ class VectorIndex:
             raise ValueError(f"queries have {Q.shape[1]} columns but the index holds {self.d_}-d vectors")
         k = check_scalar(k, "k", integer=True, low=1, high=self.n_)
         if self.method != "exact":
-            scores, ids = self._index.search(Q, k)
-            return scores, ids.astype(np.int64)
+            return self._search_approx(Q, k)
+        return self._search_exact(Q, k)
+
+    def _search_approx(self, Q, k):
+        """FAISS search that always returns ``k`` real ids per query.
+
+        FAISS pads with id -1 (score -3.4e38) when the search sees fewer than ``k`` vectors: an
+        HNSW search with ``efSearch < k``, or IVF cells probed holding fewer than ``k`` vectors
+        (default settings on 1,000 vectors, k=100). Used as an index, -1 picks the last document.
+        Here HNSW searches with ``efSearch >= k``, and queries still short are searched again
+        with twice the IVF probes (up to every cell, which is exhaustive) or, for HNSW, exactly.
+        """
+        if self.method == "hnsw":
+            self._index.hnsw.efSearch = max(int(self.ef_search), k)
+        scores, ids = self._index.search(Q, k)
+        ids = ids.astype(np.int64)
+        short = np.flatnonzero((ids < 0).any(axis=1))
+        if self.method == "ivf":
+            nprobe = self._index.nprobe
+            while short.size and nprobe < self._index.nlist:
+                nprobe = min(2 * nprobe, self._index.nlist)
+                params = self._faiss.SearchParametersIVF(nprobe=nprobe)
+                s2, i2 = self._index.search(Q[short], k, params=params)
+                scores[short], ids[short] = s2, i2.astype(np.int64)
+                short = short[(ids[short] < 0).any(axis=1)]
+        if short.size:  # a disconnected HNSW graph: exact search for those queries
+            scores[short], ids[short] = self._search_exact(Q[short], k, self._index.reconstruct_n(0, self.n_))
+        self.n_short_queries_ = int(short.size)
+        return scores, ids
+
+    def _search_exact(self, Q, k, X=None):
+        X = self._X if X is None else X
+        block_rows = getattr(self, "_block_rows", 1024)
         scores = np.empty((len(Q), k), np.float32)
         ids = np.empty((len(Q), k), np.int64)
-        for s in range(0, len(Q), self.block_rows):
-            S = Q[s:s + self.block_rows] @ self._X.T                       # (b, n)
+        for s in range(0, len(Q), block_rows):
+            S = Q[s:s + block_rows] @ X.T                                   # (b, n)
             top = np.argpartition(-S, k - 1, axis=1)[:, :k]                 # (b, k) unordered
             order = np.argsort(-np.take_along_axis(S, top, 1), axis=1, kind="stable")
             ids[s:s + len(S)] = np.take_along_axis(top, order, 1)
