@@ -66,8 +66,23 @@ def test_synthetic_and_rate_claims_fail_for_random_passed_off_as_gm(result):
     assert all(held(gm.check(result), "O(1/k)")) and all(held(gm.check(result), "barely picked"))
 
 
+def _ideal_rate(result):
+    """The smoke result with textbook rates: GM Matching's error ~ k^-1, random's ~ k^-1/2 (1% noise per seed)."""
+    good = copy.deepcopy(result)
+    rng = np.random.default_rng(0)
+    for r in good["rate"]:
+        r["gm_matching"] = r["k"] ** -1.0 * (1 + 0.01 * rng.standard_normal())
+        r["random"] = r["k"] ** -0.5 * (1 + 0.01 * rng.standard_normal())
+    return good
+
+
+def _tests(v, text):
+    return next(c for c in v["claims"] if text in c["claim"])["tests"]
+
+
 def test_baseline_claims_fail_when_the_baselines_are_replaced_by_gm(result):
-    broken = copy.deepcopy(result)
+    broken = _ideal_rate(result)
+    assert all(held(gm.check(broken), "O(1/sqrt k)")) and all(held(gm.check(broken), "O(1/k)"))
     gmr = {(r["psi"], r["distance"], r["metric"], r["seed"]): r for r in broken["synthetic"] if r["selector"] == "gm_matching"}
     for r in broken["synthetic"]:
         if r["selector"] in ("random", "mean_herding"):
@@ -76,17 +91,27 @@ def test_baseline_claims_fail_when_the_baselines_are_replaced_by_gm(result):
         r["random"] = r["gm_matching"]
     v = gm.check(broken)
     assert not any(held(v, "errors grow with D")) and not any(held(v, "O(1/sqrt k)"))
-    assert all(held(gm.check(result), "errors grow with D")) and all(held(gm.check(result), "O(1/sqrt k)"))
+    lower, upper = _tests(v, "O(1/sqrt k)")   # the right reason: random's slope is now -1, below -0.65
+    assert lower["effect"] < -0.9 and not lower["held"] and upper["held"]
+    assert all(held(gm.check(result), "errors grow with D"))
 
 
-def test_paired_difference_by_hand():
-    rows = [dict(selector=s, seed=i, accuracy=a, corruption="c", fraction=0.2)
-            for s, accs in (("gm_matching", [0.8, 0.7, 0.9]), ("random", [0.6, 0.6, 0.6])) for i, a in enumerate(accs)]
-    d, se, n = gm.paired_difference(rows, "gm_matching", "random", corruption="c", fraction=0.2)
-    diffs = np.array([0.2, 0.1, 0.3])
-    assert n == 3 and d == pytest.approx(diffs.mean()) and se == pytest.approx(diffs.std(ddof=1) / np.sqrt(3))
-    d1, se1, n1 = gm.paired_difference(rows[:1] + rows[3:4], "gm_matching", "random")
-    assert n1 == 1 and np.isnan(se1)  # one seed: no standard error, so no claim can hold on it
+def _images(diffs):
+    rows = [dict(selector=s, seed=i, accuracy=0.6 + (d if s == "gm_matching" else 0.0) + 0.01 * i,
+                 corruption="clean", fraction=0.2) for s in ("gm_matching", "random") for i, d in enumerate(diffs)]
+    return {"images": {"rows": rows, "dataset": "toy"},
+            "config": {"selectors": ["gm_matching", "random"], "corruptions": ["clean"], "fractions": [0.2]}}
+
+
+def test_image_claim_is_the_one_sided_paired_t_test():
+    ok = gm.image_claims(_images([0.2, 0.1, 0.3]))[0]      # mean 0.2, SE 0.058: 3.5 SE > t(0.95, 2) = 2.92
+    t = ok["tests"][0]
+    assert ok["held"] and t["n"] == 3 and t["effect"] == pytest.approx(0.2)
+    assert t["se"] == pytest.approx(np.std([0.2, 0.1, 0.3], ddof=1) / np.sqrt(3))
+    assert t["t_crit"] == pytest.approx(2.919986, rel=1e-5)
+    # mean 0.167, SE 0.067: 2.5 SE, which the old "> 2 s.e." rule passed; at alpha 0.05 with 3 seeds it does not
+    weak = gm.image_claims(_images([0.1, 0.3, 0.1]))[0]
+    assert not weak["held"] and weak["tests"][0]["effect"] / weak["tests"][0]["se"] == pytest.approx(2.5)
 
 
 def test_pool_images_is_the_block_mean():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from frugalml._core.progress import progress
+from frugalml.repro.stats import describe, mean_se, paired, superiority, threshold_test
 from frugalml.repro.verdict import claim, verdict
 
 NAME = "gm_matching"
@@ -227,31 +228,76 @@ def _mean(rows, key, **where):
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def _per_seed(rows, key, **where):
+    """``{seed: row[key]}`` over the rows matching ``where``."""
+    return {r["seed"]: r[key] for r in rows if all(r[k] == v for k, v in where.items())}
+
+
+def _aligned(a: dict, b: dict):
+    """Two ``{seed: value}`` maps as lists over their common seeds (paired by seed)."""
+    seeds = sorted(set(a) & set(b))
+    return [a[s] for s in seeds], [b[s] for s in seeds]
+
+
+def _ratio_test(syn, name, Dmin, Dmax, psi, line, higher_is_better, label):
+    """Per-seed error ratio D=Dmax over D=Dmin of one selector, tested against ``line`` (SE over seeds)."""
+    hi, lo = _aligned(*(_per_seed(syn, "error", selector=name, distance=D, psi=psi, metric="euclidean")
+                        for D in (Dmax, Dmin)))
+    ratio = [h / l_ for h, l_ in zip(hi, lo)]
+    m, se = mean_se(ratio)
+    return threshold_test(m, line, higher_is_better=higher_is_better, se=se, n=len(ratio), label=label)
+
+
+def _slope_tests(rate, method, lines):
+    """Per-seed log-log slopes of one method's error against k, each ``(line, higher_is_better)`` tested."""
+    ks = sorted({r["k"] for r in rate})
+    seeds = sorted({r["seed"] for r in rate})
+    slopes = [loglog_slope(ks, [_mean(rate, method, k=k, seed=s) for k in ks]) for s in seeds]
+    m, se = mean_se(slopes)
+    return m, se, [threshold_test(m, line, higher_is_better=hib, se=se, n=len(slopes),
+                                  label=f"{method} log-log slope {'>=' if hib else '<='} {line:g}")
+                   for line, hib in lines]
+
+
 def check(result: dict) -> dict:
+    """Sub-claims with their tests (:mod:`frugalml.repro.stats`, one-sided, alpha 0.05, SE over seeds)."""
     syn, cfg = result["synthetic"], result["config"]
     Dmax, Dmin, psi = max(cfg["distances"]), min(cfg["distances"]), max(cfg["psis"])
     e = {name: {D: _mean(syn, "error", selector=name, distance=D, psi=psi, metric="euclidean")
                 for D in (Dmin, Dmax)} for name in SELECTOR_NAMES}
-    picked = _mean(syn, "corrupt_fraction", selector="gm_matching", distance=Dmax, psi=psi, metric="euclidean")
+    picks = list(_per_seed(syn, "corrupt_fraction", selector="gm_matching", distance=Dmax, psi=psi,
+                           metric="euclidean").values())
+    picked, picked_se = mean_se(picks)
+    t_picked = threshold_test(picked, 0.05, higher_is_better=False, se=picked_se, n=len(picks),
+                              label="fraction of GM Matching's picks that are corrupt < 5%")
     picked_cos = _mean(syn, "corrupt_fraction", selector="gm_matching", distance=Dmax, psi=psi, metric="cosine")
+    t_bounded = _ratio_test(syn, "gm_matching", Dmin, Dmax, psi, 2.0, False,
+                            f"GM Matching error ratio D={Dmax} / D={Dmin} < 2")
+    t_grow = [_ratio_test(syn, n, Dmin, Dmax, psi, 5.0, True, f"{n} error ratio D={Dmax} / D={Dmin} > 5")
+              for n in ("random", "mean_herding")]
     claims = [
         claim(f"far outliers ({psi:.0%} contamination, D={Dmax}) are barely picked by GM Matching (< 5%)",
-              picked < 0.05, f"{picked:.1%} of the picks are corrupt (cosine metric: {picked_cos:.1%})",
-              paper="robust up to 50% corruption"),
+              t_picked["held"], f"{picked:.1%} of the picks are corrupt (cosine metric: {picked_cos:.1%})",
+              paper="robust up to 50% corruption", test=t_picked),
         claim(f"GM Matching's error stays bounded as D grows {Dmin}->{Dmax} (grows < 2x)",
-              e["gm_matching"][Dmax] < 2 * e["gm_matching"][Dmin],
-              f"error {e['gm_matching'][Dmin]:.3f} -> {e['gm_matching'][Dmax]:.3f}"),
+              t_bounded["held"],
+              f"error {e['gm_matching'][Dmin]:.3f} -> {e['gm_matching'][Dmax]:.3f} (per-seed ratio "
+              f"{t_bounded['effect']:.2f}x)", test=t_bounded),
         claim(f"random and mean herding errors grow with D (> 5x from D={Dmin} to {Dmax})",
-              all(e[n][Dmax] > 5 * e[n][Dmin] for n in ("random", "mean_herding")),
-              "; ".join(f"{n}: {e[n][Dmin]:.2f} -> {e[n][Dmax]:.2f}" for n in ("random", "mean_herding"))),
+              all(t["held"] for t in t_grow),
+              "; ".join(f"{n}: {e[n][Dmin]:.2f} -> {e[n][Dmax]:.2f} (per-seed ratio {t['effect']:.1f}x)"
+                        for n, t in zip(("random", "mean_herding"), t_grow)), test=t_grow),
     ]
     rate = result["rate"]
-    ks = sorted({r["k"] for r in rate})
-    slopes = {m: loglog_slope(ks, [_mean(rate, m, k=k) for k in ks]) for m in ("gm_matching", "random")}
+    gm_slope, gm_se, t_gm = _slope_tests(rate, "gm_matching", [(-0.8, False)])
+    rnd_slope, rnd_se, t_rnd = _slope_tests(rate, "random", [(-0.65, True), (-0.35, False)])
+    n_rate = len({r["seed"] for r in rate})
     claims.append(claim("herding to the GM converges at least as fast as O(1/k) (log-log slope <= -0.8)",
-                        slopes["gm_matching"] <= -0.8, f"slope {slopes['gm_matching']:.2f}", paper="-1"))
+                        t_gm[0]["held"], f"slope {gm_slope:.2f} ± {gm_se:.2f} (SE over {n_rate} seeds)",
+                        paper="-1", test=t_gm))
     claims.append(claim("random sampling converges at O(1/sqrt k) (slope within 0.15 of -0.5)",
-                        abs(slopes["random"] + 0.5) <= 0.15, f"slope {slopes['random']:.2f}", paper="-0.5"))
+                        all(t["held"] for t in t_rnd), f"slope {rnd_slope:.2f} ± {rnd_se:.2f} (SE over {n_rate} seeds)",
+                        paper="-0.5", test=t_rnd))
     claims += image_claims(result)
     table = image_table(result)
     ds, c = result["images"]["dataset"], cfg
@@ -267,16 +313,6 @@ def check(result: dict) -> dict:
     return verdict(claims, table, note)
 
 
-def paired_difference(rows, a, b, key="accuracy", **where):
-    """Mean and standard error over seeds of ``key(a) - key(b)``, paired by seed."""
-    va = {r["seed"]: r[key] for r in rows if r["selector"] == a and all(r[k] == v for k, v in where.items())}
-    vb = {r["seed"]: r[key] for r in rows if r["selector"] == b and all(r[k] == v for k, v in where.items())}
-    d = np.array([va[s] - vb[s] for s in sorted(set(va) & set(vb))])
-    if d.size < 2:
-        return float(d.mean()) if d.size else float("nan"), float("nan"), int(d.size)
-    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size)), int(d.size)
-
-
 def _kind(corruption):
     return corruption if corruption == "clean" else corruption.rsplit(" ", 1)[0]
 
@@ -286,22 +322,26 @@ def image_claims(result):
 
     The paper's table (CIFAR-100, keep 20% / 30%) has GM Matching above Random, Herding and
     Moderate in every setting. Ours: at every kept fraction and corruption rate of that kind,
-    the paired gain over each baseline exceeds two standard errors over seeds.
+    GM Matching beats each baseline in a one-sided paired t-test over seeds (alpha 0.05,
+    :func:`frugalml.repro.stats.superiority`); the claim carries every test.
     """
     rows, cfg = result["images"]["rows"], result["config"]
     baselines = [b for b in ("random", "mean_herding", "moderate") if b in cfg["selectors"]]
     claims = []
     for kind in dict.fromkeys(_kind(c) for c in cfg["corruptions"]):
-        held, parts = True, []
+        tests, parts = [], []
         for corruption in (c for c in cfg["corruptions"] if _kind(c) == kind):
             for f in cfg["fractions"]:
-                gm = _mean(rows, "accuracy", selector="gm_matching", corruption=corruption, fraction=f)
+                where = dict(corruption=corruption, fraction=f)
+                gm = _mean(rows, "accuracy", selector="gm_matching", **where)
                 bits = []
                 for b in baselines:
-                    d, se, n = paired_difference(rows, "gm_matching", b, corruption=corruption, fraction=f)
-                    ok = n >= 2 and d > 0 and d > 2 * se
-                    held &= ok
-                    bits.append(f"{b} {100 * (gm - d):.1f} ({100 * d:+.1f} ± {100 * se:.1f} s.e.{'' if ok else ', not > 2 s.e.'})")
+                    va, vb = _aligned(_per_seed(rows, "accuracy", selector="gm_matching", **where),
+                                      _per_seed(rows, "accuracy", selector=b, **where))
+                    t = superiority(va, vb, label=f"{corruption}, keep {f:.0%}: GM Matching vs {b}")
+                    tests.append(t)
+                    bits.append(f"{b} {100 * np.mean(vb):.1f} ({100 * t['effect']:+.1f} ± {100 * t['se']:.1f} s.e.; "
+                                f"{describe(t)})")
                 parts.append(f"{corruption}, keep {f:.0%}: GM {100 * gm:.1f} vs " + ", ".join(bits))
         paper = {"clean": "clean, 20%: GM 55.93 vs random 50.26, herding 48.39, moderate 51.83",
                  "features": "20% images, 20%: GM 47.12 vs 40.99, 44.42, 42.98",
@@ -310,8 +350,9 @@ def image_claims(result):
         n = len({r["seed"] for r in rows})
         claims.append(claim(
             f"{kind}: GM Matching beats {', '.join(baselines)} on {result['images']['dataset']} "
-            f"(MLP from scratch on the subset; paired gain > 2 s.e. over {n} seeds)",
-            held and bool(parts), "; ".join(parts), paper="CIFAR-100, ResNet-50, " + paper))
+            f"(MLP from scratch on the subset; one-sided paired t-test, alpha 0.05, over {n} seeds)",
+            bool(tests) and all(t["held"] for t in tests), "; ".join(parts),
+            paper="CIFAR-100, ResNet-50, " + paper, test=tests or None))
     return claims
 
 
@@ -333,7 +374,9 @@ def image_table(result):
                           "ours": f"{ours} ({ds}, MLP); subset {'images clean' if quality == 'image_clean' else 'labels correct'}: {q}"})
             extra = []
             if any(r["selector"] == "gm_matching_pca" for r in rows):
-                d, se, n = paired_difference(rows, "gm_matching", "gm_matching_pca", **where)
+                p = paired(*_aligned(_per_seed(rows, "accuracy", selector="gm_matching", **where),
+                                     _per_seed(rows, "accuracy", selector="gm_matching_pca", **where)))
+                d, se = p["mean"], p["se"]
                 extra.append(f"GM in PCA space, same MLP: {100 * _mean(rows, 'accuracy', selector='gm_matching_pca', **where):.1f} "
                              f"(proxy-space GM {100 * d:+.1f} ± {100 * se:.1f})")
             lr = {n: _mean([r for r in rows if "logreg_pca_accuracy" in r], "logreg_pca_accuracy", selector=n, **where)
@@ -407,7 +450,7 @@ def plot(result: dict, outdir) -> list:
             acc = [[r["accuracy"] for r in img if r["selector"] == name and r["corruption"] == c and r["fraction"] == f]
                    for c in corruptions]
             mu = [100 * np.mean(a) for a in acc]
-            se = [100 * np.std(a, ddof=1) / np.sqrt(len(a)) if len(a) > 1 else 0.0 for a in acc]
+            se = [100 * np.nan_to_num(mean_se(a)[1]) for a in acc]
             axes[row, 0].bar(x + j * w, mu, w, yerr=se, capsize=2, label=name, hatch="//" if name.endswith("_pca") else None,
                              **style)
             q = [100 * _mean(img, "image_clean" if c.startswith("features") else "label_correct", selector=name,
