@@ -19,7 +19,7 @@ h1{font-size:1.6em} h2{margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.6em 0} td,th{border:1px solid #ccc;padding:3px 8px;font-size:.9em;vertical-align:top}
 th{background:#f4f4f4} img{max-width:100%;border:1px solid #eee;margin:.4em 0}
 .warning{background:#fff4e5;border:1px solid #c77700;padding:.4em .8em;margin:.6em 0}
-.meta{color:#666;font-size:.85em} pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:.8em}
+.meta{color:#666;font-size:.85em} .fragile{background:#f3e0b5} pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:.8em}
 """
 
 _BADGE = {"reproduced": ("reproduced", "reproduced"),
@@ -200,6 +200,86 @@ def code_versions_html(records) -> str:
             f"compare them with care, or re-run the older ones:<ul>{items}</ul></div>")
 
 
+def _margin_cell(c: dict) -> str:
+    """How far a sub-claim sits from its line ('held by 3.1 SE'), fragile ones marked."""
+    text = c.get("margin")
+    if not isinstance(text, str):
+        return '<span class="meta">no test record</span>'
+    return f'<span class="fragile">{_e(text)}</span>' if c.get("fragile") else _e(text)
+
+
+def _claims(record: dict) -> list:
+    check = record.get("check")
+    claims = check.get("claims") if isinstance(check, dict) else None
+    return [c for c in claims if isinstance(c, dict)] if isinstance(claims, list) else []
+
+
+def _summary_table(records) -> str:
+    """The first screen: per experiment its verdict, the held count, the fragile count, scale and time."""
+    rows = []
+    for r, _ in records:
+        status = r.get("status", "crashed")
+        status = status if isinstance(status, str) else "unreadable"
+        cls, label = _BADGE.get(status, ("crashed", status))
+        claims = _claims(r) if status in ("reproduced", "not reproduced") else []
+        n_held = sum(c.get("held") is True for c in claims)
+        n_fragile = sum(bool(c.get("fragile")) for c in claims)
+        count = f"{n_held} of {len(claims)}" if claims else "-"
+        rows.append(f'<tr><td><a href="#{_e(r["name"])}">{_e(r["name"])}</a></td>'
+                    f'<td><span class="badge {cls}">{_e(label)}</span></td><td>{count}</td>'
+                    f'<td>{n_fragile or ""}</td><td>{_e(r.get("scale"))}</td>'
+                    f'<td>{_number(r.get("runtime_s"))}</td></tr>')
+    return ("<table><tr><th>experiment</th><th>verdict</th><th>sub-claims held</th><th>fragile</th>"
+            "<th>scale</th><th>time</th></tr>" + "".join(rows) + "</table>")
+
+
+_FOREST_CLIP = 6.0
+
+
+def forest_points(records) -> list[dict]:
+    """Every sub-claim with a standard error, as (experiment, claim, slack in SE, held, fragile)."""
+    points = []
+    for r, _ in records:
+        for i, c in enumerate(_claims(r)):
+            s = c.get("slack_se")
+            if isinstance(s, (int, float)) and not isinstance(s, bool) and s == s:
+                points.append({"experiment": r["name"], "index": i + 1, "slack_se": float(s),
+                               "held": c.get("held") is True, "fragile": bool(c.get("fragile"))})
+    return points
+
+
+def _forest_html(records) -> str:
+    """One forest plot of every sub-claim's distance from its line, embedded as a PNG."""
+    points = forest_points(records)
+    n_total = sum(len(_claims(r)) for r, _ in records)
+    if not points:
+        return ""
+    import io
+
+    from frugalml._core.plotting import pyplot
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 0.22 * len(points) + 1.2))
+    y = list(range(len(points)))[::-1]
+    x = [max(-_FOREST_CLIP, min(_FOREST_CLIP, p["slack_se"])) for p in points]
+    colours = ["#c77700" if p["fragile"] else "#2e7d32" if p["held"] else "#b71c1c" for p in points]
+    ax.axvspan(-1, 1, color="#f3e0b5", alpha=0.6, lw=0, label="fragile (within 1 SE)")
+    ax.axvline(0, color="#333", lw=1)
+    ax.scatter(x, y, c=colours, s=22, zorder=3)
+    ax.set_yticks(y, [f"{p['experiment']} #{p['index']}" for p in points], fontsize=7)
+    ax.set_xlim(-_FOREST_CLIP - 0.5, _FOREST_CLIP + 0.5)
+    ax.set_xlabel(f"distance from the pass line, in standard errors (clipped at ±{_FOREST_CLIP:g}; > 0 held)")
+    ax.legend(loc="lower right")
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode()
+    return (f'<p class="meta">Every sub-claim tested against a standard error ({len(points)} of {n_total}; the '
+            f'others are plain comparisons, see each section): green held, red missed, amber fragile.</p>'
+            f'<img alt="forest plot of sub-claim margins" src="data:image/png;base64,{data}">')
+
+
 def _section(record: dict, folder: Path) -> str:
     status = record.get("status", "crashed")
     cls, label = _BADGE.get(status, ("crashed", status))
@@ -215,8 +295,10 @@ def _section(record: dict, folder: Path) -> str:
     if check.get("claims"):
         rows = "".join(
             f"<tr><td>{_e(c['claim'])}</td><td>{_e(c.get('paper', ''))}</td><td>{_e(c['measured'])}</td>"
-            f"<td>{'held' if c['held'] is True else 'did not hold'}</td></tr>" for c in check["claims"])
-        parts.append("<table><tr><th>sub-claim</th><th>paper</th><th>ours</th><th>verdict</th></tr>" + rows + "</table>")
+            f"<td>{'held' if c['held'] is True else 'did not hold'}</td><td>{_margin_cell(c)}</td></tr>"
+            for c in check["claims"])
+        parts.append("<table><tr><th>sub-claim</th><th>paper</th><th>ours</th><th>verdict</th>"
+                     "<th>margin</th></tr>" + rows + "</table>")
     if check.get("table"):
         keys = list(dict.fromkeys(k for row in check["table"] for k in row))
         head = "".join(f"<th>{_e(k)}</th>" for k in keys)
@@ -253,14 +335,11 @@ def build_report(out) -> Path:
     if not files:
         raise ValueError(f"no */result.json under {out}; run `frugalml reproduce --out {out}` first")
     records = [(_load_record(f), f.parent) for f in files]
-    summary = "".join(
-        f'<tr><td><a href="#{_e(r["name"])}">{_e(r["name"])}</a></td><td>{_e(r.get("status"))}</td>'
-        f'<td>{_e(r.get("scale"))}</td><td>{_number(r.get("runtime_s"))}</td></tr>' for r, _ in records)
+    summary = _summary_table(records)
     body = "\n".join(_safe_section(r, folder) for r, folder in records)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>frugalml report</title>"
             f"<style>{_CSS}</style></head><body><h1>frugalml — reproduction report</h1>"
-            f"<table><tr><th>experiment</th><th>verdict</th><th>scale</th><th>time</th></tr>{summary}</table>"
-            f"{code_versions_html([r for r, _ in records])}"
+            f"{summary}{code_versions_html([r for r, _ in records])}{_forest_html(records)}"
             f"{body}</body></html>")
     path = out / "report.html"
     fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".html.tmp", dir=out)  # unique: concurrent rebuilds
