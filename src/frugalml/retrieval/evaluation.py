@@ -124,6 +124,26 @@ def format_queries(queries: dict, *, instruction=None, examples=None, max_exampl
              for q, e in zip(qids, ex)}, example_ms)
 
 
+def _check_corpus_embeddings(ids, demb, corpus):
+    """``corpus_embeddings`` as ``encode_corpus`` returns it: one row per id, the ids those of ``corpus``."""
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__"):
+        raise ValueError(f"corpus_embeddings must be (ids, embeddings) as encode_corpus returns; ids is {type(ids).__name__}")
+    demb = check_array(demb, "corpus_embeddings", ndim=2, dtype=np.float32)
+    ids = list(ids)
+    if len(ids) != demb.shape[0]:
+        raise ValueError(f"corpus_embeddings: {len(ids)} ids but {demb.shape[0]} embedding rows; they must match "
+                         "(encode_corpus(model, corpus) gives both)")
+    if len(set(ids)) != len(ids):
+        raise ValueError("corpus_embeddings: the ids hold duplicates")
+    unknown = [d for d in ids if d not in corpus]
+    if unknown:
+        raise ValueError(f"corpus_embeddings: {len(unknown)} id(s) are not in corpus, e.g. {unknown[0]!r}")
+    if len(ids) != len(corpus):
+        raise ValueError(f"corpus_embeddings covers {len(ids)} of the {len(corpus)} corpus documents; "
+                         "encode the whole corpus (encode_corpus(model, corpus))")
+    return ids, demb
+
+
 def evaluate_retrieval(model, corpus: dict, queries: dict, qrels: dict, *, instruction: str | None = None,
                        examples=None, k_values=(1, 10, 100), batch_size: int = 32, max_example_words=None,
                        corpus_embeddings=None) -> RetrievalEvaluation:
@@ -151,6 +171,7 @@ def evaluate_retrieval(model, corpus: dict, queries: dict, qrels: dict, *, instr
     batch_size = check_scalar(batch_size, "batch_size", integer=True, low=1)
     ids, demb = corpus_embeddings if corpus_embeddings is not None else encode_corpus(model, corpus,
                                                                                        batch_size=2 * batch_size)
+    ids, demb = _check_corpus_embeddings(ids, demb, corpus)
     texts, example_ms = format_queries(queries, instruction=instruction, examples=examples,
                                        max_example_words=max_example_words)
     qids = list(texts)
