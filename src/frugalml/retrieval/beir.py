@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,25 +65,54 @@ def document_text(doc: dict) -> str:
     return f"{title} {text}".strip() if title else text
 
 
+def _lines(path: Path):
+    """``(lineno, text)`` of a UTF-8 file (a leading BOM dropped); bad bytes name the file and line."""
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"{path}, line {lineno}: not valid UTF-8 ({exc.reason} at byte {exc.start}); "
+                                 "BEIR files are UTF-8") from None
+            yield lineno, line
+
+
+def _read_id(value, where: str) -> str:
+    """A BEIR ``_id``: a non-empty string (integers are taken as their decimal string)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"{where}: '_id' must be a string; got {value!r}"[:200])
+    key = str(value)
+    if not key or any(c in key for c in "\t\n\r"):
+        raise ValueError(f"{where}: '_id' must be non-empty, without tabs or line breaks; got {key!r}"[:200])
+    return key
+
+
 def _read_jsonl(path: Path, kind: str) -> dict:
     if not path.is_file():
         raise DataNotFoundError(f"{kind} file not found: {path} (a BEIR folder holds corpus.jsonl, "
                                 "queries.jsonl and qrels/<split>.tsv)")
     out = {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}, line {lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict) or "_id" not in obj or "text" not in obj:
-                raise ValueError(f"{path}, line {lineno}: a {kind} entry needs '_id' and 'text' fields")
-            key = str(obj["_id"])
-            if key in out:
-                raise ValueError(f"{path}, line {lineno}: duplicate _id {key!r}")
-            out[key] = {"title": obj.get("title", "") or "", "text": obj["text"]} if kind == "corpus" else obj["text"]
+    for lineno, line in _lines(path):
+        if not line.strip():
+            continue
+        where = f"{path}, line {lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise ValueError(f"{where}: JSON nested too deeply") from None
+        if not isinstance(obj, dict) or "_id" not in obj or "text" not in obj:
+            raise ValueError(f"{where}: a {kind} entry needs '_id' and 'text' fields")
+        key = _read_id(obj["_id"], where)
+        if not isinstance(obj["text"], str):
+            raise ValueError(f"{where}: 'text' must be a string; got {obj['text']!r}"[:200])
+        title = obj.get("title", "")
+        if title is not None and not isinstance(title, str):
+            raise ValueError(f"{where}: 'title' must be a string; got {title!r}"[:200])
+        if key in out:
+            raise ValueError(f"{where}: duplicate _id {key!r}")
+        out[key] = {"title": title or "", "text": obj["text"]} if kind == "corpus" else obj["text"]
     return out
 
 
@@ -90,21 +120,26 @@ def _read_qrels(path: Path) -> dict:
     if not path.is_file():
         raise DataNotFoundError(f"qrels file not found: {path}")
     qrels: dict = {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            parts = line.rstrip("\n").split("\t")
-            if lineno == 1 and parts[0] in ("query-id", "query_id", "qid"):
-                continue  # header
-            if not line.strip():
-                continue
-            if len(parts) != 3:
-                raise ValueError(f"{path}, line {lineno}: expected 3 tab-separated fields "
-                                 f"(query-id, corpus-id, score); got {len(parts)}")
-            try:
-                grade = int(parts[2])
-            except ValueError:
-                raise ValueError(f"{path}, line {lineno}: score must be an integer; got {parts[2]!r}") from None
-            qrels.setdefault(parts[0], {})[parts[1]] = grade
+    for lineno, line in _lines(path):
+        parts = line.rstrip("\r\n").split("\t")
+        if lineno == 1 and parts[0] in ("query-id", "query_id", "qid"):
+            continue  # header
+        if not line.strip():
+            continue
+        if len(parts) != 3:
+            raise ValueError(f"{path}, line {lineno}: expected 3 tab-separated fields "
+                             f"(query-id, corpus-id, score); got {len(parts)}")
+        if not parts[0] or not parts[1]:
+            raise ValueError(f"{path}, line {lineno}: empty query-id or corpus-id")
+        try:
+            grade = int(parts[2])
+        except ValueError:
+            raise ValueError(f"{path}, line {lineno}: score must be an integer; got {parts[2]!r}") from None
+        if grade < 0:
+            raise ValueError(f"{path}, line {lineno}: score must be a non-negative grade; got {grade}")
+        if parts[1] in qrels.get(parts[0], {}):
+            raise ValueError(f"{path}, line {lineno}: query {parts[0]!r} judges document {parts[1]!r} twice")
+        qrels.setdefault(parts[0], {})[parts[1]] = grade
     return qrels
 
 
@@ -147,12 +182,30 @@ def load_beir(folder, split: str = "test") -> BeirData:
     return BeirData(corpus, {q: all_queries[q] for q in qrels}, qrels, split)
 
 
-def _write_atomic(path: Path, lines) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for line in lines:
-            fh.write(line + "\n")
-    os.replace(tmp, path)
+def _write_tmp(path: Path, lines) -> str:
+    """Write ``lines`` to a unique temporary file next to ``path``; returns its name (not yet in place)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line + "\n")
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def _check_id(value, where: str) -> None:
+    """Ids are written to JSON and to a tab-separated file: strings without tabs or line breaks."""
+    if not isinstance(value, str):
+        raise ValueError(f"{where} must be a str id; got {value!r} ({type(value).__name__}): load_beir reads ids "
+                         "back as strings"[:300])
+    if not value or any(c in value for c in "\t\n\r"):
+        raise ValueError(f"{where} must be a non-empty id without tabs or line breaks (qrels are tab-separated "
+                         f"lines); got {value!r}"[:300])
 
 
 def save_beir(folder, corpus: dict, queries: dict, qrels: dict, split: str = "test", *,
@@ -168,9 +221,13 @@ def save_beir(folder, corpus: dict, queries: dict, qrels: dict, split: str = "te
     for name, value in (("corpus", corpus), ("queries", queries), ("qrels", qrels)):
         _check_dict(value, name)
     for d, v in corpus.items():
+        _check_id(d, f"corpus id {d!r}")
         if not isinstance(v, dict) or not isinstance(v.get("text"), str):
             raise ValueError(f"corpus[{d!r}] must be a dict with a 'text' str (and optionally 'title'); got {v!r}"[:200])
+        if v.get("title") is not None and not isinstance(v.get("title"), str):
+            raise ValueError(f"corpus[{d!r}]['title'] must be a str; got {v.get('title')!r}"[:200])
     for q, t in queries.items():
+        _check_id(q, f"query id {q!r}")
         if not isinstance(t, str):
             raise ValueError(f"queries[{q!r}] must be a str; got {type(t).__name__}")
     for qid, rels in qrels.items():
@@ -182,15 +239,27 @@ def save_beir(folder, corpus: dict, queries: dict, qrels: dict, split: str = "te
                 raise ValueError(f"qrels[{qid!r}] names document {d!r} that is not in corpus")
             if not isinstance(g, numbers.Integral) or isinstance(g, bool):  # int and numpy integers
                 raise ValueError(f"qrels[{qid!r}][{d!r}] must be an integer grade; got {g!r}")
-    (folder / "qrels").mkdir(parents=True, exist_ok=True)
-    _write_atomic(folder / "corpus.jsonl",
-                  (json.dumps({"_id": d, "title": v.get("title", ""), "text": v["text"]}, ensure_ascii=False)
-                   for d, v in corpus.items()))
+    # everything that can fail (reading the queries to append to) happens before the first write,
+    # and the three files are written to temporary names first: a failure leaves the folder as it was
     all_queries = dict(queries)
     if append_queries and (folder / "queries.jsonl").is_file():
         all_queries = {**_read_jsonl(folder / "queries.jsonl", "queries"), **all_queries}
-    _write_atomic(folder / "queries.jsonl",
-                  (json.dumps({"_id": q, "text": t}, ensure_ascii=False) for q, t in all_queries.items()))
-    _write_atomic(folder / "qrels" / f"{split}.tsv",
-                  ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{int(g)}" for q, rels in qrels.items() for d, g in rels.items()])
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    targets = [folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / f"{split}.tsv"]
+    contents = [
+        (json.dumps({"_id": d, "title": v.get("title") or "", "text": v["text"]}, ensure_ascii=False)
+         for d, v in corpus.items()),
+        (json.dumps({"_id": q, "text": t}, ensure_ascii=False) for q, t in all_queries.items()),
+        ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{int(g)}" for q, rels in qrels.items() for d, g in rels.items()],
+    ]
+    temps = []
+    try:
+        for target, lines in zip(targets, contents):
+            temps.append(_write_tmp(target, lines))
+    except BaseException:
+        for tmp in temps:
+            os.unlink(tmp)
+        raise
+    for tmp, target in zip(temps, targets):
+        os.replace(tmp, target)
     return folder
