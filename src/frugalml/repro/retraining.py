@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from frugalml.repro.stats import describe, mean_se, paired, superiority, threshold_test
+
 NAME = "retraining"
 PAPER = ("Das, Dhillon, Epasto, Javanmard, Mao, Mirrokni, Sanghavi, Zhong. Retraining with Predicted "
          "Hard Labels Provably Increases Model Accuracy. ICML 2025 (arXiv 2406.11206)")
@@ -93,7 +95,7 @@ def _run_theory(cfg: dict, seed: int) -> dict:
             a0.append(float(np.mean([d["acc_initial"] for d in draws])))
             a1.append(float(np.mean([d["acc_full"] for d in draws])))
             ac.append(float(np.mean([d["acc_consensus"] for d in draws])))
-            se.append(float(g.std(ddof=1) / np.sqrt(len(g))) if len(g) > 1 else 0.0)
+            se.append(float(np.nan_to_num(mean_se(g)[1])))  # 0 for a single draw
         out["acc_initial"][key], out["acc_full"][key], out["acc_consensus"][key] = a0, a1, ac
         out["gain_full_se"][key] = se
     return out
@@ -265,14 +267,6 @@ def _mean(v):
     return float(np.mean(v)) if len(v) else float("nan")
 
 
-def paired_gain(m: dict, a: str, b: str, i: int):
-    """Mean and standard error over seeds of ``m[a] - m[b]`` at eps index ``i`` (paired by seed)."""
-    d = np.subtract(m[a][i], m[b][i])
-    if d.size < 2:
-        return (float(d.mean()) if d.size else float("nan")), float("nan"), int(d.size)
-    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size)), int(d.size)
-
-
 _LABELS = {"logreg": "logistic regression", "mlp": "MLP (fixed epochs)", "mlp_interp": "interpolating MLP"}
 _COMPARISONS = (("consensus", "baseline", "consensus RT > baseline",
                  "CIFAR-10 eps=1: +6.06; CIFAR-100 eps=3: +6.45; AG News eps=0.5: +11.74 points"),
@@ -285,8 +279,8 @@ _COMPARISONS = (("consensus", "baseline", "consensus RT > baseline",
 def gain_claims(result: dict, models=("mlp", "logreg")) -> list[dict]:
     """The paper's ordering consensus RT > full RT > baseline, one claim per model and comparison.
 
-    Held when, at every eps, the paired gain over seeds is positive and exceeds two standard
-    errors (a difference inside seed noise is no result).
+    Held when, at every eps, the gain passes a one-sided paired t-test over seeds at alpha 0.05
+    (:func:`frugalml.repro.stats.superiority`; a difference inside seed noise is no result).
     """
     from frugalml.repro.verdict import claim
 
@@ -294,14 +288,15 @@ def gain_claims(result: dict, models=("mlp", "logreg")) -> list[dict]:
     for mname in models:
         m = result["models"][mname]
         for a, b, what, paper in _COMPARISONS:
-            held, parts = True, []
+            tests, parts = [], []
             for i, e in enumerate(eps):
-                d, se, n = paired_gain(m, a, b, i)
-                ok = n >= 2 and d > 0 and d > 2 * se
-                held &= ok
-                parts.append(f"eps={e:g}: {100 * d:+.2f} ± {100 * se:.2f} s.e.{'' if ok else ' (not > 2 s.e.)'}")
-            claims.append(claim(f"{_LABELS[mname]}: {what} at every eps (paired gain > 2 s.e. over {n} seeds)",
-                                held, "; ".join(parts), paper=paper))
+                t = superiority(m[a][i], m[b][i], label=f"{_LABELS[mname]}, eps={e:g}: {a} vs {b}")
+                tests.append(t)
+                parts.append(f"eps={e:g}: {100 * t['effect']:+.2f} ± {100 * t['se']:.2f} s.e. ({describe(t)})")
+            n = tests[0]["n"]
+            claims.append(claim(f"{_LABELS[mname]}: {what} at every eps (one-sided paired t-test, alpha 0.05, "
+                                f"over {n} seeds)", all(t["held"] for t in tests), "; ".join(parts), paper=paper,
+                                test=tests))
     return claims
 
 
@@ -314,18 +309,22 @@ def table3_claim(result: dict, models=("mlp", "logreg")) -> dict:
     """
     from frugalml.repro.verdict import claim
 
-    eps, held, parts = result["eps_grid"], True, []
+    eps, tests, parts = result["eps_grid"], [], []
     for mname in models:
         m = result["models"][mname]
         bits = []
         for i, e in enumerate(eps):
             frac, cacc, gacc = (_mean(m[k][i]) for k in ("consensus_fraction", "consensus_label_acc", "given_label_acc"))
-            if gacc < MAJORITY:
-                held &= cacc > MAJORITY
+            if gacc < MAJORITY:  # SE over seeds; an empty consensus set (NaN) fails the plain comparison
+                vals = np.asarray(m["consensus_label_acc"][i], dtype=float)
+                se = mean_se(vals)[1] if np.all(np.isfinite(vals)) else None
+                tests.append(threshold_test(cacc, MAJORITY, se=se, n=len(vals),
+                                            label=f"{_LABELS[mname]}, eps={e:g}: consensus labels correct > 50%"))
             bits.append(f"eps={e:g}: {100 * frac:.1f}% of data, {100 * cacc:.1f}% correct (given {100 * gacc:.1f}%)")
         parts.append(f"{_LABELS[mname]}: " + "; ".join(bits))
     return claim("consensus set: most of its labels are correct (> 50%) at every eps where most given labels are "
-                 "wrong (both models)", held, " | ".join(parts), paper=PAPER_TABLE3)
+                 "wrong (both models)", all(t["held"] for t in tests), " | ".join(parts), paper=PAPER_TABLE3,
+                 test=tests or None)
 
 
 def check(result: dict) -> dict:
@@ -338,13 +337,16 @@ def check(result: dict) -> dict:
     a0, a1, se = np.array(th["acc_initial"][p_hi]), np.array(th["acc_full"][p_hi]), np.array(th["gain_full_se"][p_hi])
     open_ = a0 < 0.99                      # where the baseline is not already (nearly) perfect
     gains = a1 - a0
-    held = bool(open_.any() and np.all(gains[open_] > 0) and np.all(gains[~open_] > -1e-3))
+    # per n: the mean gain over draws against 0 (against -1e-3 where theta_0 is already perfect), SE over draws
+    tests = [threshold_test(g, 0.0 if o else -1e-3, se=s, n=th["reps"], label=f"n={n}: gain of theta_1 over theta_0")
+             for n, g, s, o in zip(th["n_grid"], gains, se, open_)]
+    held = bool(open_.any()) and all(t["held"] for t in tests)
     pts = ", ".join(f"n={n}: {x:.3f}->{y:.3f}" for n, x, y in zip(th["n_grid"], a0, a1))
     claims.append(claim(
         f"binary theory (d={th['d']}, p={p_hi}): full RT theta_1 beats theta_0 at every n where theta_0 < 0.99",
         held, pts + f" (mean of {th['reps']} draws; largest s.e. of the gain {se.max():.3f})",
         paper="Section 3: acc(theta_1) > acc(theta_0) for p near 1/2 when n is in a window of about "
-              "d/(1-2p)^2 to d^2/(1-2p)^2 (a bound, not a measured number)"))
+              "d/(1-2p)^2 to d^2/(1-2p)^2 (a bound, not a measured number)", test=tests))
     claims += gain_claims(result)
     claims.append(table3_claim(result))
 
@@ -356,10 +358,10 @@ def check(result: dict) -> dict:
         for mname in ("mlp", "logreg"):
             m = models[mname]
             b, f, c = (100 * _mean(m[k][i]) for k in ("baseline", "full", "consensus"))
-            g = [paired_gain(m, k, "baseline", i) for k in ("full", "consensus")]
+            g = [paired(m[k][i], m["baseline"][i]) for k in ("full", "consensus")]
             table.append({"setting": f"eps={e:g}, {_LABELS[mname]} (base -> full RT -> consensus RT, %)",
-                          "paper": paper, "ours": f"{b:.2f} -> {f:.2f} -> {c:.2f} (gains {100 * g[0][0]:+.2f} ± "
-                          f"{100 * g[0][1]:.2f}, {100 * g[1][0]:+.2f} ± {100 * g[1][1]:.2f} s.e.; {name})"})
+                          "paper": paper, "ours": f"{b:.2f} -> {f:.2f} -> {c:.2f} (gains {100 * g[0]['mean']:+.2f} ± "
+                          f"{100 * g[0]['se']:.2f}, {100 * g[1]['mean']:+.2f} ± {100 * g[1]['se']:.2f} s.e.; {name})"})
         m = models["mlp"]
         frac, cacc, gacc = (100 * _mean(m[k][i]) for k in ("consensus_fraction", "consensus_label_acc", "given_label_acc"))
         table.append({"setting": f"eps={e:g}, consensus set of the MLP (size; labels correct; given labels correct)",
@@ -383,7 +385,8 @@ def check(result: dict) -> dict:
         m = models["mlp"]
         bits = []
         for i, e in enumerate(eps):
-            d, se, _ = paired_gain(m, "consensus_equal_steps", "baseline", i)
+            g = paired(m["consensus_equal_steps"][i], m["baseline"][i])
+            d, se = g["mean"], g["se"]
             bits.append(f"eps={e:g}: {100 * _mean(m['consensus_equal_steps'][i]):.2f} ({100 * d:+.2f} ± {100 * se:.2f} "
                         f"s.e. over the baseline; {_mean(m['equal_steps_epochs'][i]):.0f} epochs)")
         table.append({"setting": "beyond the paper: MLP consensus RT with as many optimiser steps as the baseline",
@@ -408,8 +411,8 @@ def check(result: dict) -> dict:
 
 # --------------------------------------------------------------------------- plot
 def _se(v):
-    v = np.asarray(v, dtype=float)
-    return float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
+    """Standard error for error bars (:func:`frugalml.repro.stats.mean_se`; 0 for a single value)."""
+    return float(np.nan_to_num(mean_se(v)[1]))
 
 
 def plot(result: dict, outdir) -> list[Path]:
