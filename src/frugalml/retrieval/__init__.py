@@ -1,7 +1,8 @@
 """RARe: retrievers that use in-context examples (Tejaswi, Lee, Sanghavi, Choi, COLM 2025).
 
 BEIR-format data (:func:`load_beir`, :func:`save_beir`), example selection
-(:class:`ExampleRetriever`, BM25 from ``bm25s``), the query template (:func:`format_query`),
+(:class:`ExampleRetriever`, BM25 from ``bm25s``), the query template (:func:`format_query`;
+:func:`fit_query` fits it to the encoder's token limit without ever cutting the target query),
 training on sentence-transformers' trainer (:func:`train_rare`), evaluation
 (:func:`evaluate_retrieval`; metrics as plain functions :func:`ndcg_at_k`,
 :func:`recall_at_k`, :func:`mrr_at_k`), offline tasks (:mod:`frugalml.retrieval.tasks`) and
@@ -16,9 +17,10 @@ from frugalml.retrieval.evaluation import (
     bm25_search,
     encode_corpus,
     evaluate_retrieval,
+    fit_queries,
     score_run,
 )
-from frugalml.retrieval.examples import ExampleRetriever, format_query
+from frugalml.retrieval.examples import ExampleRetriever, FittedQuery, count_tokens, fit_query, format_query
 from frugalml.retrieval.index import VectorIndex, encode_texts, recall_against_exact
 from frugalml.retrieval.metrics import dcg, mrr_at_k, ndcg_at_k, recall_at_k
 from frugalml.retrieval.models import base_model_path, load_base_model
@@ -41,6 +43,10 @@ __all__ = [
     "encode_corpus",
     "encode_texts",
     "evaluate_retrieval",
+    "fit_queries",
+    "fit_query",
+    "FittedQuery",
+    "count_tokens",
     "format_query",
     "load_base_model",
     "load_beir",

@@ -1,7 +1,9 @@
 """Retrieval evaluation: dense search with a sentence-transformers model, BM25, metrics.
 
 Documents are encoded alone (no instruction, no examples), queries as
-:func:`~frugalml.retrieval.examples.format_query` writes them (RARe Sec. 3.1).
+:func:`~frugalml.retrieval.examples.format_query` writes them (RARe Sec. 3.1), fitted to the
+encoder's token limit by :func:`~frugalml.retrieval.examples.fit_query` so that the target
+query, which comes last, is never truncated.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import numpy as np
 from frugalml._core import check_positive
 from frugalml._core.validation import check_array, check_scalar
 from frugalml.retrieval.beir import document_text
-from frugalml.retrieval.examples import ExampleRetriever, format_query
+from frugalml.retrieval.examples import ExampleRetriever, FittedQuery, count_tokens, fit_query, format_query
 from frugalml.retrieval.metrics import mean, mrr_at_k, ndcg_at_k, recall_at_k
 
 
@@ -29,7 +31,10 @@ class RetrievalEvaluation:
         primary metric is ``"ndcg@10"``. ``query_ms`` is the wall time to encode the
         queries divided by their number (batched, as a search service would),
         ``example_ms`` the time to pick the examples per query, ``query_tokens`` the mean
-        query length in tokens after formatting.
+        query length in tokens the encoder sees, and the other token statistics of
+        :func:`fit_queries` (``query_tokens_full`` before fitting, ``examples_kept``, ...).
+        Queries with examples are fitted to ``model.max_seq_length`` by :func:`fit_query`:
+        least similar examples give way, the target query is never cut.
     per_query : dict
         ``{metric: {qid: value}}`` for paired comparisons between systems.
     run : dict
@@ -97,7 +102,7 @@ def bm25_search(corpus: dict, queries: dict, k: int = 100) -> dict:
 
 
 def format_queries(queries: dict, *, instruction=None, examples=None, max_example_words=None,
-                   exclude_self: dict | None = None) -> tuple[dict, float]:
+                   exclude_self: dict | None = None, _pairs: bool = False) -> tuple[dict, float]:
     """Formatted query strings and the example-selection time per query (ms).
 
     ``examples`` is None, an :class:`ExampleRetriever` (called on the raw query text), or
@@ -118,30 +123,50 @@ def format_queries(queries: dict, *, instruction=None, examples=None, max_exampl
     else:
         raise ValueError(f"examples must be None, an ExampleRetriever or a dict; got {type(examples).__name__}")
     example_ms = 1000 * (time.perf_counter() - t0) / max(len(qids), 1) if examples is not None else 0.0
+    if _pairs:  # (target query, examples) per qid, for fit_queries
+        return {q: (queries[q], e) for q, e in zip(qids, ex)}, example_ms
     if instruction is None and examples is None:
         return dict(queries), example_ms
     return ({q: format_query(queries[q], e, instruction, max_example_words=max_example_words)
              for q, e in zip(qids, ex)}, example_ms)
 
 
-def _check_corpus_embeddings(ids, demb, corpus):
-    """``corpus_embeddings`` as ``encode_corpus`` returns it: one row per id, the ids those of ``corpus``."""
-    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__"):
-        raise ValueError(f"corpus_embeddings must be (ids, embeddings) as encode_corpus returns; ids is {type(ids).__name__}")
-    demb = check_array(demb, "corpus_embeddings", ndim=2, dtype=np.float32)
-    ids = list(ids)
-    if len(ids) != demb.shape[0]:
-        raise ValueError(f"corpus_embeddings: {len(ids)} ids but {demb.shape[0]} embedding rows; they must match "
-                         "(encode_corpus(model, corpus) gives both)")
-    if len(set(ids)) != len(ids):
-        raise ValueError("corpus_embeddings: the ids hold duplicates")
-    unknown = [d for d in ids if d not in corpus]
-    if unknown:
-        raise ValueError(f"corpus_embeddings: {len(unknown)} id(s) are not in corpus, e.g. {unknown[0]!r}")
-    if len(ids) != len(corpus):
-        raise ValueError(f"corpus_embeddings covers {len(ids)} of the {len(corpus)} corpus documents; "
-                         "encode the whole corpus (encode_corpus(model, corpus))")
-    return ids, demb
+def fit_queries(queries: dict, *, tokenizer, max_length: int, instruction=None, examples=None,
+                max_example_words=None, exclude_self: dict | None = None) -> tuple[dict, float, dict]:
+    """:func:`format_queries` with every query fitted to ``max_length`` tokens (:func:`fit_query`).
+
+    Returns the query strings, the example-selection time per query (ms) and the token
+    statistics: ``query_tokens_full`` (mean tokens before fitting, i.e. untruncated),
+    ``query_tokens_full_max``, ``query_tokens`` (mean tokens the encoder sees),
+    ``examples_given`` and ``examples_kept`` (mean per query), ``examples_trimmed`` (fraction
+    of queries with one example document shortened) and ``target_truncated`` (fraction of
+    queries whose instruction + target alone exceed the limit, so the encoder still cuts them).
+    """
+    texts, example_ms = format_queries(queries, instruction=None, examples=examples, exclude_self=exclude_self,
+                                       max_example_words=None, _pairs=True)
+    fitted = [fit_query(q, ex, instruction, tokenizer=tokenizer, max_length=max_length,
+                        max_example_words=max_example_words) if (ex or instruction) else None
+              for q, ex in texts.values()]
+    raw = [q for (q, ex), f in zip(texts.values(), fitted) if f is None]
+    raw_n = iter(count_tokens(tokenizer, raw)) if raw else iter(())
+    out, full, enc, given, kept, trimmed, cut = {}, [], [], [], [], [], []
+    for qid, (q, ex), f in zip(texts, texts.values(), fitted):
+        if f is None:
+            n = next(raw_n)
+            f = FittedQuery(q, n, min(n, max_length), 0, 0, 0, n <= max_length)
+        out[qid] = f.text
+        full.append(f.n_tokens_full)
+        enc.append(f.n_tokens)
+        given.append(f.n_examples_given)
+        kept.append(f.n_examples)
+        trimmed.append(f.n_trimmed)
+        cut.append(not f.target_intact)
+    stats = {"query_tokens_full": float(np.mean(full)), "query_tokens_full_max": int(np.max(full)),
+             "query_tokens": float(np.mean(enc)), "query_tokens_max": int(np.max(enc)),
+             "examples_given": float(np.mean(given)), "examples_kept": float(np.mean(kept)),
+             "examples_trimmed": float(np.mean(trimmed)), "target_truncated": float(np.mean(cut)),
+             "max_length": int(max_length)}
+    return out, example_ms, stats
 
 
 def evaluate_retrieval(model, corpus: dict, queries: dict, qrels: dict, *, instruction: str | None = None,
@@ -171,9 +196,10 @@ def evaluate_retrieval(model, corpus: dict, queries: dict, qrels: dict, *, instr
     batch_size = check_scalar(batch_size, "batch_size", integer=True, low=1)
     ids, demb = corpus_embeddings if corpus_embeddings is not None else encode_corpus(model, corpus,
                                                                                        batch_size=2 * batch_size)
-    ids, demb = _check_corpus_embeddings(ids, demb, corpus)
-    texts, example_ms = format_queries(queries, instruction=instruction, examples=examples,
-                                       max_example_words=max_example_words)
+    max_length = getattr(model, "max_seq_length", None)
+    texts, example_ms, token_stats = fit_queries(queries, tokenizer=model.tokenizer, max_length=max_length or 10**9,
+                                                 instruction=instruction, examples=examples,
+                                                 max_example_words=max_example_words)
     qids = list(texts)
     t0 = time.perf_counter()
     qemb = model.encode([texts[q] for q in qids], batch_size=batch_size, normalize_embeddings=True,
@@ -181,8 +207,5 @@ def evaluate_retrieval(model, corpus: dict, queries: dict, qrels: dict, *, instr
     query_ms = 1000 * (time.perf_counter() - t0) / len(qids)
     run = _top_k(np.asarray(qemb, dtype=np.float32) @ demb.T, ids, qids, max(k_values))
     metrics, per_query = score_run(qrels, run, k_values)
-    n_tok = [len(ids_) for ids_ in model.tokenizer([texts[q] for q in qids], truncation=True,
-                                                     max_length=model.max_seq_length)["input_ids"]]
-    metrics.update(query_ms=query_ms, example_ms=example_ms, query_tokens=float(np.mean(n_tok)),
-                   n_queries=len(qids))
+    metrics.update(query_ms=query_ms, example_ms=example_ms, n_queries=len(qids), **token_stats)
     return RetrievalEvaluation(metrics, per_query, run)

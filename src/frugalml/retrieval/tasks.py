@@ -73,6 +73,12 @@ class RetrievalTask:
             ds.append(document_text(self.corpus[best]))
         return qids, qs, ds
 
+    def pool_share(self, split: str = "train") -> float:
+        """Share of the corpus that is the example pool's documents (in BEIR a small share)."""
+        qids = self.pool(split)[0]
+        docs = {max(self.qrels[split][q].items(), key=lambda kv: (kv[1], kv[0]))[0] for q in qids}
+        return len(docs) / max(len(self.corpus), 1)
+
     def save(self, folder) -> Path:
         """Write the task as a BEIR folder (``qrels/train.tsv`` and ``qrels/test.tsv``)."""
         folder = Path(folder)
@@ -93,6 +99,14 @@ class RetrievalTask:
                    {"train": tr.qrels, "test": te.qrels})
 
 
+def _distractors(docs, n, rng, what):
+    """``n`` documents drawn from ``docs`` (the unused rest of a source), in random order."""
+    n = check_positive(n, "n_distractors", strict=False, integer=True)
+    if n > len(docs):
+        raise ValueError(f"{what}: only {len(docs)} unused documents for n_distractors = {n}")
+    return [docs[i] for i in rng.permutation(len(docs))[:n]]
+
+
 def _split(items, n_train, n_test, rng, what):
     check_positive(n_train, "n_train", integer=True)
     check_positive(n_test, "n_test", integer=True)
@@ -111,8 +125,14 @@ def _task(name, instruction, train, test, extra_docs=(), meta=None):
             corpus[did] = doc
             queries[split][f"{split[:2]}-q{i}"] = q
             qrels[split][f"{split[:2]}-q{i}"] = {did: 1}
-    for i, doc in enumerate(extra_docs):
-        corpus[f"x-d{i}"] = doc
+    judged = {document_text(d) for d in corpus.values()}
+    n = 0
+    for doc in extra_docs:  # unjudged distractors; one identical to a judged document would be a hidden positive
+        text = document_text(doc)
+        if text not in judged:
+            judged.add(text)
+            corpus[f"x-d{n}"] = doc
+            n += 1
     return RetrievalTask(name, instruction, corpus, queries, qrels, meta or {})
 
 
@@ -148,36 +168,45 @@ def _strip_words(text, words):
     return re.sub(r"\s+", " ", text).strip(" ,;")
 
 
-def wordnet_definitions(n_train: int = 400, n_test: int = 100, *, random_state=0, root=None) -> RetrievalTask:
+def wordnet_definitions(n_train: int = 400, n_test: int = 100, *, random_state=0, root=None,
+                        n_distractors: int = 0) -> RetrievalTask:
     """Reverse dictionary on WordNet 3.0 nouns: gloss (word removed) -> the word's entry.
 
     Only synsets whose first lemma is one lower-case word, with a hypernym and a gloss of at
     least four words, are drawn. Document: ``title`` = the synset's lemmas, ``text`` =
-    ``"a kind of <hypernym lemmas>"``.
+    ``"a kind of <hypernym lemmas>"``. ``n_distractors`` more noun entries (unjudged, never a
+    query's) join the corpus.
     """
     rng = check_random_state(random_state)
     syn = _wordnet_synsets("noun", root)
     cands = sorted(off for off, (lemmas, hyper, definition, _) in syn.items()
                    if re.fullmatch(r"[a-z]+", lemmas[0]) and hyper and hyper[0] in syn and len(definition.split()) >= 4)
-    items = {}
-    for i in rng.permutation(len(cands)):  # build only as many as needed (the regexes are slow)
+    items, used = {}, set()
+    order = rng.permutation(len(cands))
+    for i in order:  # build only as many as needed (the regexes are slow)
         lemmas, hyper, definition, _ = syn[cands[i]]
         q = _strip_words(definition, lemmas)
         if len(q.split()) >= 4 and q not in items:
             items[q] = (q, {"title": ", ".join(lemmas), "text": "a kind of " + ", ".join(syn[hyper[0]][0][:3])})
+            used.add(cands[i])
         if len(items) == n_train + n_test:
             break
     train, test = _split(list(items.values()), n_train, n_test, rng, "wordnet_definitions")
+    rest = [{"title": ", ".join(syn[o][0]), "text": "a kind of " + ", ".join(syn[syn[o][1][0]][0][:3])}
+            for o in cands if o not in used]
     return _task("wordnet_definitions", "Given a dictionary definition, retrieve the word it defines", train, test,
+                 _distractors(rest, n_distractors, rng, "wordnet_definitions"),
                  meta={"source": str(Path(root or WORDNET_DIR) / "data.noun")})
 
 
-def wordnet_usage(n_train: int = 400, n_test: int = 100, *, random_state=0, root=None) -> RetrievalTask:
+def wordnet_usage(n_train: int = 400, n_test: int = 100, *, random_state=0, root=None,
+                  n_distractors: int = 0) -> RetrievalTask:
     """WordNet 3.0 verbs: a usage example with the verb blanked (``___``) -> the verb's entry.
 
     Only examples that contain one of the synset's one-word lemmas (bare or with -s, -es,
     -ed, -d, -ing) are used, one example per synset. Document: ``title`` = the lemmas,
-    ``text`` = the gloss's definition.
+    ``text`` = the gloss's definition. ``n_distractors`` entries of other verbs (unjudged)
+    join the corpus.
     """
     rng = check_random_state(random_state)
     syn = _wordnet_synsets("verb", root)
@@ -194,8 +223,12 @@ def wordnet_usage(n_train: int = 400, n_test: int = 100, *, random_state=0, root
                 break
     items = list({q: (q, d) for q, d in items}.values())
     train, test = _split(items, n_train, n_test, rng, "wordnet_usage")
+    used = {document_text(d) for _, d in train + test}
+    rest = [d for d in ({"title": ", ".join(v[0]), "text": v[2]} for v in syn.values() if len(v[2].split()) >= 2)
+            if document_text(d) not in used]
     return _task("wordnet_usage", "Given a sentence with a verb blanked out, retrieve the verb's dictionary entry",
-                 train, test, meta={"source": str(Path(root or WORDNET_DIR) / "data.verb")})
+                 train, test, _distractors(rest, n_distractors, rng, "wordnet_usage"),
+                 meta={"source": str(Path(root or WORDNET_DIR) / "data.verb")})
 
 
 # ----------------------------------------------------------------------------- code search
@@ -222,51 +255,91 @@ def _functions(path: Path, max_words: int):
     return out
 
 
-def code_search(n_train: int = 400, n_test: int = 100, *, random_state=0, root=None,
-                max_code_words: int = 60) -> RetrievalTask:
-    """Code search on the CPython standard library's top-level modules.
-
-    Query = the first line of a function's docstring (at least four words; duplicated lines
-    dropped), document = ``def name(args):`` and the body without the docstring, whitespace
-    collapsed, first ``max_code_words`` words.
-    """
-    rng = check_random_state(random_state)
+def _stdlib_functions(root, pattern, max_code_words):
+    """(docstring first line, code document) of every function with a unique first line."""
     root = Path(root or sysconfig.get_paths()["stdlib"])
-    files = sorted(root.glob("*.py"))
+    files = sorted(f for f in root.glob(pattern)
+                   if not {"test", "tests", "site-packages", "idle_test"} & set(f.relative_to(root).parts[:-1]))
     if not files:
-        raise DataNotFoundError(f"no .py files under {root}; pass root=... (a folder of Python sources)")
+        raise DataNotFoundError(f"no .py files matching {pattern} under {root}; pass root=... (a folder of "
+                                "Python sources)")
     items, seen = [], {}
     for f in files:
         for q, d in _functions(f, max_code_words):
             seen[q] = seen.get(q, 0) + 1
             items.append((q, d))
-    items = [(q, d) for q, d in items if seen[q] == 1]
+    return root, [(q, d) for q, d in items if seen[q] == 1]
+
+
+def code_search(n_train: int = 400, n_test: int = 100, *, random_state=0, root=None,
+                max_code_words: int = 60, n_distractors: int = 0) -> RetrievalTask:
+    """Code search on the CPython standard library's top-level modules.
+
+    Query = the first line of a function's docstring (at least four words; duplicated lines
+    dropped), document = ``def name(args):`` and the body without the docstring, whitespace
+    collapsed, first ``max_code_words`` words. ``n_distractors`` other functions of the same
+    modules (unjudged) join the corpus.
+    """
+    rng = check_random_state(random_state)
+    root, items = _stdlib_functions(root, "*.py", max_code_words)
     train, test = _split(items, n_train, n_test, rng, "code_search")
+    used = {q for q, _ in train + test}
+    rest = [d for q, d in items if q not in used]
     return _task("code_search", "Given a one-line summary, retrieve the Python function it describes", train, test,
-                 meta={"source": str(root)})
+                 _distractors(rest, n_distractors, rng, "code_search"), meta={"source": str(root)})
+
+
+def code_summaries(n_train: int = 400, n_test: int = 100, *, random_state=0, root=None,
+                   max_code_words: int = 30, n_distractors: int = 0) -> RetrievalTask:
+    """The reverse of :func:`code_search`, on other files: a function's code -> its summary line.
+
+    Built from the CPython standard library's *packages* (``email/``, ``json/``, ``asyncio/``,
+    ...; test folders left out), so no function is shared with :func:`code_search`, which
+    reads the top-level modules. Query = ``def name(args):`` and the body (first
+    ``max_code_words`` words, docstring removed), document = the first line of its docstring.
+    ``n_distractors`` summary lines of other functions (unjudged) join the corpus.
+    """
+    rng = check_random_state(random_state)
+    root, items = _stdlib_functions(root, "*/*.py", max_code_words)
+    pairs = {}
+    for summary, code in items:
+        q = f"{code['title']} {code['text']}"
+        pairs.setdefault(q, (q, {"title": "", "text": summary}))
+    pairs = list(pairs.values())
+    train, test = _split(pairs, n_train, n_test, rng, "code_summaries")
+    used = {q for q, _ in train + test}
+    rest = [d for q, d in pairs if q not in used]
+    return _task("code_summaries", "Given a Python function, retrieve the one-line summary of what it does", train,
+                 test, _distractors(rest, n_distractors, rng, "code_summaries"), meta={"source": str(root)})
 
 
 # ----------------------------------------------------------------------------- GSM
 _GSM_SUFFIX = re.compile(r"\s*Give the result as your final answer\..*$", re.S)
 
 
-def gsm_solutions(n_train: int = 400, n_test: int = 100, *, random_state=0) -> RetrievalTask:
+def gsm_solutions(n_train: int = 400, n_test: int = 100, *, random_state=0, n_distractors: int = 0) -> RetrievalTask:
     """GSM8K-style problems (``reasoning-gym`` ``gsm_symbolic``): problem -> its worked solution.
 
     Many problems share a template (same story, other numbers), so the solutions of sibling
-    problems are close distractors; only the numbers tell them apart.
+    problems are close distractors; only the numbers tell them apart. Lexical overlap (the
+    numbers) puts BM25 and MiniLM near ceiling here (nDCG@10 ~0.95), so examples cannot help.
+    ``n_distractors`` solutions of further problems (unjudged) join the corpus.
     """
     import reasoning_gym
 
     rng = check_random_state(random_state)
     seed = int(rng.integers(0, 2**31 - 1))
-    ds = reasoning_gym.create_dataset("gsm_symbolic", size=n_train + n_test + 50, seed=seed)
+    n_distractors = check_positive(n_distractors, "n_distractors", strict=False, integer=True)
+    ds = reasoning_gym.create_dataset("gsm_symbolic", size=n_train + n_test + n_distractors + 50, seed=seed)
     items = {}
     for e in ds:
         q = _GSM_SUFFIX.sub("", e["question"]).strip()
         items.setdefault(q, (q, {"title": "", "text": e["metadata"]["answer_cot"].replace("\n", " ")}))
     train, test = _split(list(items.values()), n_train, n_test, rng, "gsm_solutions")
+    used = {q for q, _ in train + test}
+    rest = [d for q, d in items.values() if q not in used]
     return _task("gsm_solutions", "Given a math word problem, retrieve its worked solution", train, test,
+                 _distractors(rest, min(n_distractors, len(rest)), rng, "gsm_solutions"),
                  meta={"source": "reasoning_gym gsm_symbolic"})
 
 
@@ -302,7 +375,7 @@ def _pseudo_word(rng, syllables=(2, 3)):
 
 
 def coded_attributes(n_train: int = 400, n_test: int = 100, *, kind: str = "people", n_entities: int = 400,
-                     random_state=0) -> RetrievalTask:
+                     random_state=0, n_distractors: int = 0) -> RetrievalTask:
     """Synthetic: entities with three attributes; queries name two values in a secret code.
 
     Every attribute value has a task-specific pseudo-word (``"baker" -> "zoka"``); a query
@@ -310,11 +383,13 @@ def coded_attributes(n_train: int = 400, n_test: int = 100, *, kind: str = "peop
     Lisbon. pet: parrot."``) with both values (grade 1). The code is never written in a
     document, so a retriever without examples is at chance level while an example query
     that shares a code word brings a document that spells the value out: the benefit of
-    examples is large here **by construction**.
+    examples is large here **by construction**. ``n_distractors`` adds that many entities (every
+    entity is judged against every query, so these are judged too).
     """
     if kind not in ATTRIBUTE_SETS:
         raise ValueError(f"kind must be one of {sorted(ATTRIBUTE_SETS)}; got {kind!r}")
-    check_positive(n_entities, "n_entities", integer=True)
+    n_entities = check_positive(n_entities, "n_entities", integer=True) + \
+        check_positive(n_distractors, "n_distractors", strict=False, integer=True)
     rng = check_random_state(random_state)
     attrs = ATTRIBUTE_SETS[kind]
     names = list(attrs)
@@ -354,14 +429,23 @@ BUILDERS = {
     "wordnet_definitions": wordnet_definitions,
     "wordnet_usage": wordnet_usage,
     "code_search": code_search,
+    "code_summaries": code_summaries,
     "gsm_solutions": gsm_solutions,
     "coded_people": lambda n_train=400, n_test=100, **kw: coded_attributes(n_train, n_test, kind="people", **kw),
     "coded_products": lambda n_train=400, n_test=100, **kw: coded_attributes(n_train, n_test, kind="products", **kw),
 }
 
 
-def build_task(name: str, n_train: int = 400, n_test: int = 100, *, random_state=0) -> RetrievalTask:
-    """Build one of :data:`BUILDERS` by name."""
+def build_task(name: str, n_train: int = 400, n_test: int = 100, *, random_state=0,
+               n_distractors: int = 0) -> RetrievalTask:
+    """Build one of :data:`BUILDERS` by name, with ``n_distractors`` unjudged documents added to its corpus."""
     if name not in BUILDERS:
         raise ValueError(f"name must be one of {sorted(BUILDERS)}; got {name!r}")
-    return BUILDERS[name](n_train, n_test, random_state=random_state)
+    return BUILDERS[name](n_train, n_test, random_state=random_state, n_distractors=n_distractors)
+
+
+def distractors_for_share(n_train: int, n_test: int, share: float) -> int:
+    """Distractors that bring the example pool (``n_train`` documents) to at most ``share`` of a corpus."""
+    import math
+
+    return max(0, math.ceil(n_train / share) - n_train - n_test)

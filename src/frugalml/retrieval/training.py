@@ -20,7 +20,7 @@ import numpy as np
 from frugalml._core import check_option, check_positive, check_random_state
 from frugalml._core.progress import is_quiet
 from frugalml.retrieval.beir import document_text
-from frugalml.retrieval.examples import METHODS, ExampleRetriever, format_query
+from frugalml.retrieval.examples import METHODS, ExampleRetriever, fit_query, format_query
 
 
 @dataclass
@@ -43,6 +43,11 @@ class RareTrainResult:
         Training queries per task.
     seconds : float
         Wall time of the training loop.
+    token_stats : dict
+        Over the training queries that carried examples: mean tokens before fitting
+        (``tokens_full``) and as encoded (``tokens``), examples offered and kept per query;
+        ``target_truncated``: fraction of all training queries whose target query was cut
+        (0 unless an instruction + query alone exceed ``model.max_seq_length``).
     """
 
     model: object
@@ -52,33 +57,51 @@ class RareTrainResult:
     with_examples_fraction: float = 0.0
     n_train_queries: dict = field(default_factory=dict)
     seconds: float = 0.0
+    token_stats: dict = field(default_factory=dict)
 
 
-def _hard_negatives(corpus: dict, queries: dict, qrels: dict, rng) -> dict:
-    """One BM25-mined hard negative per query: the best-ranked document that is not relevant."""
+def _hard_negatives(corpus: dict, queries: dict, qrels: dict, rng, banned=()) -> dict:
+    """One BM25-mined hard negative per query: the best-ranked document that is not relevant.
+
+    ``banned`` documents (the test positives of the task) are never negatives: training must
+    not push the model away from the documents it is evaluated on.
+    """
     from frugalml.retrieval.evaluation import bm25_search
 
+    banned = set(banned)
     ids = list(corpus)
-    run = bm25_search(corpus, queries, k=min(20, len(ids)))
+    run = bm25_search(corpus, queries, k=min(20 + len(banned), len(ids)))
     out = {}
     for q in queries:
-        rel = {d for d, g in qrels.get(q, {}).items() if g > 0}
+        rel = {d for d, g in qrels.get(q, {}).items() if g > 0} | banned
         ranked = [d for d, s in sorted(run[q].items(), key=lambda kv: -kv[1]) if d not in rel and s > 0]
         if ranked:
             out[q] = ranked[0]
         else:  # no lexical overlap: a random non-relevant document
             cand = [d for d in ids if d not in rel]
+            if not cand:
+                raise ValueError(f"no hard negative for query {q!r}: every document is relevant or a test positive")
             out[q] = cand[int(rng.integers(len(cand)))]
     return out
 
 
+def test_positives(task) -> set:
+    """Documents judged relevant to any query of the task's splits other than ``train``."""
+    return {d for split, qr in task.qrels.items() if split != "train" for rels in qr.values()
+            for d, g in rels.items() if g > 0}
+
+
 def build_training_rows(task, *, k: int = 3, example_fraction: float = 0.7, method: str = "bm25",
                         hard_negatives: bool = True, max_example_words: int | None = None, model=None,
-                        random_state=None) -> dict:
+                        tokenizer=None, max_length: int | None = None, random_state=None, stats=None) -> tuple:
     """Training rows of one task: ``{"anchor": [...], "positive": [...], ("negative": [...])}``.
 
     ``task`` is a :class:`~frugalml.retrieval.tasks.RetrievalTask`; its ``train`` split is both
-    the training queries and the example pool (each query's own entry excluded).
+    the training queries and the example pool (each query's own entry excluded). With
+    ``tokenizer`` and ``max_length`` the anchors are fitted to the limit (:func:`fit_query`:
+    least similar examples give way, the target query is never cut) and, when ``stats`` is a
+    dict, the token counts are added to it. Hard negatives are never test positives.
+    Returns ``(rows, fraction of queries with examples)``.
     """
     rng = check_random_state(random_state)
     qids, pool_q, pool_d = task.pool("train")
@@ -91,11 +114,22 @@ def build_training_rows(task, *, k: int = 3, example_fraction: float = 0.7, meth
         got = retr.retrieve_many([pool_q[i] for i in idx], exclude=list(idx))
         for i, ex in zip(idx, got):
             examples[i] = ex
-    rows = {"anchor": [format_query(q, ex, task.instruction, max_example_words=max_example_words)
-                       for q, ex in zip(pool_q, examples)],
-            "positive": list(pool_d)}
+    if tokenizer is not None and max_length is not None:
+        fitted = [fit_query(q, ex, task.instruction, tokenizer=tokenizer, max_length=max_length,
+                            max_example_words=max_example_words) for q, ex in zip(pool_q, examples)]
+        anchors = [f.text for f in fitted]
+        if stats is not None:
+            for key, attr in (("tokens_full", "n_tokens_full"), ("tokens", "n_tokens"),
+                              ("examples_given", "n_examples_given"), ("examples_kept", "n_examples")):
+                stats.setdefault(key, []).extend(int(getattr(f, attr)) for f, w in zip(fitted, with_ex) if w and k)
+            stats.setdefault("target_truncated", []).extend(int(not f.target_intact) for f in fitted)
+    else:
+        anchors = [format_query(q, ex, task.instruction, max_example_words=max_example_words)
+                   for q, ex in zip(pool_q, examples)]
+    rows = {"anchor": anchors, "positive": list(pool_d)}
     if hard_negatives:
-        neg = _hard_negatives(task.corpus, {q: task.queries["train"][q] for q in qids}, task.qrels["train"], rng)
+        neg = _hard_negatives(task.corpus, {q: task.queries["train"][q] for q in qids}, task.qrels["train"], rng,
+                              banned=test_positives(task))
         rows["negative"] = [document_text(task.corpus[neg[q]]) for q in qids]
     return rows, float(np.mean(with_ex & (k > 0)))
 
@@ -190,11 +224,14 @@ def train_rare(model, train_tasks, *, k: int = 3, example_fraction: float = 0.7,
     (BatchSamplers, MultiDatasetBatchSamplers, MNRL, Trainer, Args) = _imports()
     rng = check_random_state(random_state)
     seed = int(rng.integers(0, 2**31 - 1))
-    sets, fracs, sizes = {}, [], {}
+    sets, fracs, sizes, tstats = {}, [], {}, {}
     for task in train_tasks:
         rows, frac = build_training_rows(task, k=k, example_fraction=example_fraction, method=method,
                                          hard_negatives=hard_negatives, max_example_words=max_example_words,
-                                         model=model if method == "embedding" else None, random_state=rng)
+                                         model=model if method == "embedding" else None,
+                                         tokenizer=getattr(model, "tokenizer", None),
+                                         max_length=getattr(model, "max_seq_length", None), random_state=rng,
+                                         stats=tstats)
         sets[task.name] = datasets.Dataset.from_dict(rows)
         sizes[task.name] = len(rows["anchor"])
         fracs.append(frac * sizes[task.name])
@@ -226,5 +263,6 @@ def train_rare(model, train_tasks, *, k: int = 3, example_fraction: float = 0.7,
     if train_layers is not None:
         for p in model.parameters():
             p.requires_grad_(True)
+    token_stats = {key: float(np.mean(v)) if v else 0.0 for key, v in tstats.items()}
     return RareTrainResult(model, int(out.global_step), history, int(n_trainable),
-                           float(sum(fracs) / sum(sizes.values())), sizes, seconds)
+                           float(sum(fracs) / sum(sizes.values())), sizes, seconds, token_stats)
