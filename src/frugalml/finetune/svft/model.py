@@ -8,11 +8,14 @@ the model in place, since PEFT's tuner registry is closed to new methods.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from frugalml._core.validation import check_path
 from frugalml.finetune.svft.config import SVFTConfig, _matches, budget, support
 from frugalml.finetune.svft.layer import SVFTLayer, is_conv1d, random_orthonormal, thin_svd, weight_view
 
@@ -105,8 +108,16 @@ def _require_layers(model) -> dict:
 
 
 def merge(model):
-    """Add every layer's ``Delta W`` into its base weight (the SVFT layers stay, see :func:`unmerge`)."""
-    for layer in _require_layers(model).values():
+    """Add every layer's ``Delta W`` into its base weight (the SVFT layers stay, see :func:`unmerge`).
+
+    Refused while the adapters are disabled (the "disabled" model would carry the update).
+    """
+    layers = _require_layers(model)
+    disabled = [name for name, layer in layers.items() if layer.disabled]
+    if disabled:
+        raise ValueError(f"the adapters are disabled ({disabled[0]}{' ...' if len(disabled) > 1 else ''}): "
+                         "call enable_adapters(model) before merge")
+    for layer in layers.values():
         layer.merge()
     return model
 
@@ -129,14 +140,18 @@ def merge_and_unload(model):
 
 
 def disable_adapters(model):
-    """Run the base layers alone (outputs equal the base model's)."""
+    """Run the base layers alone (outputs equal the base model's).
+
+    A merged model is unmerged first (as PEFT does): its base weights carry the update.
+    """
     for layer in _require_layers(model).values():
+        layer.unmerge()
         layer.disabled = True
     return model
 
 
 def enable_adapters(model):
-    """Undo :func:`disable_adapters`."""
+    """Undo :func:`disable_adapters` (the update is applied again, unmerged)."""
     for layer in _require_layers(model).values():
         layer.disabled = False
     return model
@@ -195,13 +210,76 @@ def save_svft(model, path):
             if _matches(name, config.modules_to_save) and not isinstance(module, SVFTLayer):
                 for pname, p in module.named_parameters():
                     tensors[f"modules_to_save.{name}.{pname}"] = p.detach().cpu().contiguous()
-    path = Path(path)
+    path = check_path(path, "path", must_exist=False, kind="dir")
     path.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path / WEIGHTS_NAME))
     meta = {"peft_type": "SVFT", "config": config.to_dict(),
             "layers": {n: {"d_out": l.d_out, "d_in": l.d_in, "k": l.k} for n, l in layers.items()}}
-    (path / CONFIG_NAME).write_text(json.dumps(meta, indent=2))
+    # both files through unique temporary names: a crash or a concurrent save never leaves half a file
+    _replace_atomic(path / WEIGHTS_NAME, lambda tmp: save_file(tensors, tmp))
+    _replace_atomic(path / CONFIG_NAME, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
     return path
+
+
+def _replace_atomic(target: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _read_adapter(path: Path):
+    """``(meta, config, tensors)`` of an adapter folder; any damage is a ValueError naming the file."""
+    from safetensors.torch import load_file
+
+    cfg_file, weights_file = path / CONFIG_NAME, path / WEIGHTS_NAME
+    try:
+        meta = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"{cfg_file}: not a readable SVFT adapter config ({type(exc).__name__}: {exc})") from None
+    if not isinstance(meta, dict) or meta.get("peft_type") != "SVFT":
+        got = meta.get("peft_type") if isinstance(meta, dict) else type(meta).__name__
+        raise ValueError(f"{cfg_file} is not an SVFT adapter (peft_type={got!r})")
+    layers_meta = meta.get("layers")
+    if not isinstance(meta.get("config"), dict) or not isinstance(layers_meta, dict) or not layers_meta:
+        raise ValueError(f"{cfg_file}: 'config' and 'layers' must be non-empty objects")
+    for name, shape in layers_meta.items():
+        if not isinstance(shape, dict) or not all(isinstance(shape.get(key), int) and not isinstance(shape.get(key), bool)
+                                                  and shape[key] >= 1 for key in ("d_out", "d_in", "k")):
+            raise ValueError(f"{cfg_file}: layers[{name!r}] must give positive integers d_out, d_in and k")
+    try:
+        config = SVFTConfig(**meta["config"])
+        config.validate()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{cfg_file}: invalid SVFT config ({exc})") from None
+    try:
+        tensors = load_file(str(weights_file))
+    except Exception as exc:  # safetensors raises its own SafetensorError, not an OSError/ValueError
+        raise ValueError(f"{weights_file}: not a readable safetensors file ({type(exc).__name__}: {exc})") from None
+    for name, shape in layers_meta.items():
+        for key in ("svft_m", "svft_rows", "svft_cols"):
+            t = tensors.get(f"{name}.{key}")
+            if t is None or t.ndim != 1 or t.numel() != shape["k"]:
+                raise ValueError(f"{weights_file}: {name}.{key} is missing or not a vector of k={shape['k']} entries")
+        r = min(shape["d_out"], shape["d_in"])
+        for key in ("svft_rows", "svft_cols"):
+            t = tensors[f"{name}.{key}"]
+            if t.dtype not in (torch.int64, torch.int32) or (t.numel() and (int(t.min()) < 0 or int(t.max()) >= r)):
+                raise ValueError(f"{weights_file}: {name}.{key} must hold integer indices in [0, {r})")
+        if not bool(torch.isfinite(tensors[f"{name}.svft_m"]).all()):
+            raise ValueError(f"{weights_file}: {name}.svft_m holds NaN or infinite values")
+        gate = tensors.get(f"{name}.svft_gate")
+        if (config.init == "kaiming_gated") != (gate is not None):
+            raise ValueError(f"{weights_file}: {name}.svft_gate is {'missing' if gate is None else 'unexpected'} "
+                             f"for init={config.init!r}")
+    return meta, config, tensors
 
 
 def load_svft(model, path):
@@ -209,33 +287,59 @@ def load_svft(model, path):
 
     Raises ``ValueError`` when the saved layers do not match the model's shapes.
     """
-    from safetensors.torch import load_file
-
-    path = Path(path)
+    path = check_path(path, "path", kind="dir")
     if not (path / CONFIG_NAME).is_file() or not (path / WEIGHTS_NAME).is_file():
         raise ValueError(f"path {str(path)!r} holds no SVFT adapter ({CONFIG_NAME} + {WEIGHTS_NAME})")
-    meta = json.loads((path / CONFIG_NAME).read_text())
-    if meta.get("peft_type") != "SVFT":
-        raise ValueError(f"{path / CONFIG_NAME} is not an SVFT adapter (peft_type={meta.get('peft_type')!r})")
-    tensors = load_file(str(path / WEIGHTS_NAME))
-    config = SVFTConfig(**meta["config"])
-    supports = {n: (tensors[f"{n}.svft_rows"], tensors[f"{n}.svft_cols"]) for n in meta["layers"]}
-    targets = {n for n, _ in model.named_modules() if n and config.matches(n)}
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    meta, config, tensors = _read_adapter(path)
+    # every check before the model is touched: a mismatch leaves it exactly as it was
+    if svft_layers(model):
+        raise ValueError("model already has SVFT layers; load_svft needs the plain base model")
+    modules = dict(model.named_modules())
+    targets = {n for n in modules if n and config.matches(n)}
     if targets != set(meta["layers"]):
         raise ValueError(f"the adapter adapts {sorted(meta['layers'])[:3]}..., the model's matches are "
                          f"{sorted(targets)[:3]}... ({len(meta['layers'])} vs {len(targets)} modules)")
-    apply_svft(model, config, _supports=supports)
-    layers = svft_layers(model)
-    with torch.no_grad():
-        for name, layer in layers.items():
-            shape = meta["layers"][name]
-            if (layer.d_out, layer.d_in) != (shape["d_out"], shape["d_in"]):
-                raise ValueError(f"module {name} is {layer.d_out} x {layer.d_in}; the adapter was saved for "
-                                 f"{shape['d_out']} x {shape['d_in']}")
-            layer.svft_m.copy_(tensors[f"{name}.svft_m"])
-            if layer.svft_gate is not None:
-                layer.svft_gate.copy_(tensors[f"{name}.svft_gate"].reshape(()))
-        state = {k[len("modules_to_save."):]: v for k, v in tensors.items() if k.startswith("modules_to_save.")}
-        for key, value in state.items():
-            model.get_parameter(key).copy_(value)
+    for name in sorted(targets):
+        module, shape = modules[name], meta["layers"][name]
+        if not (isinstance(module, nn.Linear) or is_conv1d(module)):
+            raise ValueError(f"module {name} is a {type(module).__name__}; the adapter was saved for a linear layer")
+        d_out, d_in = weight_view(module).shape
+        if (d_out, d_in) != (shape["d_out"], shape["d_in"]):
+            raise ValueError(f"module {name} is {d_out} x {d_in}; the adapter at {str(path)!r} was saved for "
+                             f"{shape['d_out']} x {shape['d_in']}")
+    state = {k[len("modules_to_save."):]: v for k, v in tensors.items() if k.startswith("modules_to_save.")}
+    for key, value in state.items():
+        try:
+            param = model.get_parameter(key)
+        except AttributeError:
+            raise ValueError(f"{path / WEIGHTS_NAME}: modules_to_save entry {key!r} is not a parameter of the model") from None
+        if tuple(param.shape) != tuple(value.shape):
+            raise ValueError(f"{path / WEIGHTS_NAME}: modules_to_save entry {key!r} has shape {tuple(value.shape)}; "
+                             f"the model's is {tuple(param.shape)}")
+    supports = {n: (tensors[f"{n}.svft_rows"], tensors[f"{n}.svft_cols"]) for n in meta["layers"]}
+    grads = {id(p): p.requires_grad for p in model.parameters()}
+    saved = {key: model.get_parameter(key).detach().clone() for key in state}
+    try:
+        apply_svft(model, config, _supports=supports)
+        with torch.no_grad():
+            for name, layer in svft_layers(model).items():
+                layer.svft_m.copy_(tensors[f"{name}.svft_m"])
+                if layer.svft_gate is not None:
+                    layer.svft_gate.copy_(tensors[f"{name}.svft_gate"].reshape(()))
+            for key, value in state.items():
+                model.get_parameter(key).copy_(value)
+    except BaseException:  # put the model back as it was (an unforeseen failure, or an interrupt)
+        for name, layer in svft_layers(model).items():
+            _set_module(model, name, layer.base_layer)
+        for p in model.parameters():
+            if id(p) in grads:
+                p.requires_grad_(grads[id(p)])
+        with torch.no_grad():
+            for key, value in saved.items():
+                model.get_parameter(key).copy_(value)
+        if hasattr(model, "svft_config"):
+            del model.svft_config
+        raise
     return model
