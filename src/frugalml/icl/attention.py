@@ -37,14 +37,33 @@ def _check_d(d):
     return int(d)
 
 
-def _check_inputs(module, x, y, x_query):
+def _as_tensors(module, x, y, x_query):
+    """Tensors (numpy arrays and lists are converted, checked by name); NaN/inf/complex refused by name."""
+    out = []
     for name, t in (("x", x), ("y", y), ("x_query", x_query)):
         if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor; got {type(t).__name__}")
+            t = torch.as_tensor(check_array(t, name, ndim=None, min_samples=0))
         if t.is_complex() or not (t.is_floating_point() or t.dtype in (torch.int32, torch.int64)):
             raise TypeError(f"{name} must be a real tensor; got dtype {t.dtype}")
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise ValueError(f"{name} contains NaN or infinite values; the prediction would be NaN")
+        out.append(t)
+    _check_inputs(module, *out)
+    return out
+
+
+def _check_output(out, x, x_query, module):
+    """Finite inputs can still overflow the scores (huge x, or a diverged M): say so instead of returning NaN."""
+    if not bool(torch.isfinite(out).all()):
+        with torch.no_grad():
+            big = max(float(x.abs().max()), float(x_query.abs().max()))
+            m = float(module.key_query_matrix().abs().max())
+        raise FloatingPointError(f"the prediction is not finite: the attention scores x_i^T M x_query overflow "
+                                 f"(largest |x| or |x_query| entry {big:.3g}, largest |M| entry {m:.3g}); rescale x "
+                                 "and x_query (the tasks live on the unit sphere), or, when training, lower lr")
+
+
+def _check_inputs(module, x, y, x_query):
     if x.ndim != 3:
         raise ValueError(f"x must have shape (batch, context_size, d); got {tuple(x.shape)}")
     b, n, d = x.shape
@@ -131,10 +150,11 @@ class SoftmaxAttentionRegressor(_AttentionBase):
         return a[:, 0] if single else a
 
     def forward(self, x, y, x_query):
-        _check_inputs(self, x, y, x_query)
+        x, y, x_query = _as_tensors(self, x, y, x_query)
         s, single = self._scores(x, x_query)
         a = torch.softmax(s, dim=-1)  # (B, m, n)
         out = torch.bmm(a, y.to(a.dtype)[:, :, None])[..., 0]  # (B, m)
+        _check_output(out, x, x_query, self)
         return out[:, 0] if single else out
 
     def extra_repr(self):
@@ -165,9 +185,10 @@ class LinearAttentionRegressor(_AttentionBase):
         return self.M
 
     def forward(self, x, y, x_query):
-        _check_inputs(self, x, y, x_query)
+        x, y, x_query = _as_tensors(self, x, y, x_query)
         s, single = self._scores(x, x_query)  # (B, m, n)
         out = torch.bmm(s, y.to(s.dtype)[:, :, None])[..., 0] / x.shape[1]  # (B, m)
+        _check_output(out, x, x_query, self)
         return out[:, 0] if single else out
 
     def extra_repr(self):
