@@ -103,3 +103,20 @@ def test_every_gating_check_fails_on_a_broken_variant(smoke):
     # a biased plateau still "matches LDA" at small N: only the consistency check sees it
     held = broken(biased_plateau)
     assert held[0] and not held[2]
+
+
+def test_slope_check_is_a_one_sided_t_test_over_seeds(smoke):
+    """Per-seed slopes -0.52, -0.40, -0.28: mean + 2 SE = -0.26 passed the old rule; + t(0.95, 2) SE = -0.20 does not."""
+    mod, result = smoke
+    r = _ideal(result)
+    for s, slope in enumerate((-0.52, -0.40, -0.28)):
+        for n in r["sizes"]:
+            r["by_size"][str(n)]["infonce"][s] = 3.0 * n ** slope
+    c = mod.check(r)["claims"][2]
+    t = c["tests"][0]
+    assert not c["held"] and t["n"] == 3 and t["se"] == pytest.approx(0.12 / np.sqrt(3))
+    assert -t["effect"] + 2 * t["se"] <= mod.SLOPE_MAX < -t["effect"] + t["t_crit"] * t["se"]
+    for s in range(3):  # the same spread around -0.55 holds
+        for n in r["sizes"]:
+            r["by_size"][str(n)]["infonce"][s] = 3.0 * n ** (-0.67 + 0.12 * s)
+    assert mod.check(r)["claims"][2]["held"]
