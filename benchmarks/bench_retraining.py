@@ -46,8 +46,8 @@ def main(argv=None):
     try:
         import cleanlab
         from cleanlab.classification import CleanLearning
-    except ImportError:
-        raise SystemExit("cleanlab is not installed: pip install -e '.[bench]' (or pip install cleanlab)")
+    except ImportError as exc:
+        raise SystemExit("cleanlab is not installed: pip install -e '.[bench]' (or pip install cleanlab)") from exc
 
     ds = load_fashion_mnist(n_train=args.n_train, n_test=args.n_test, random_state=0)
     pipe = make_pipeline(PCA(50, random_state=0), StandardScaler()).fit(ds.X_train)

@@ -103,7 +103,7 @@ def test_option1_step_always_satisfies_acceptance_test(seed):
     # re-run the recursion by hand along the solver's iterates and check every step
     res = solve_minimax(F, z0, jac=p.jac, method="adaptive", option=1, L2=L2, alpha=alpha, max_iter=60)
     assert res.nit > 3
-    z, v, eta_prev = z0.copy(), np.zeros_like(z0), None
+    z, v = z0.copy(), np.zeros_like(z0)
     for k in range(res.nit):
         Fz = p.F(z)
         eta = adaptive_step_size(np.linalg.norm(Fz), np.linalg.norm(v), L2, alpha)

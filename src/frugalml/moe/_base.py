@@ -8,7 +8,6 @@ parameter get/set used to keep the best restart.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from abc import ABCMeta, abstractmethod
 

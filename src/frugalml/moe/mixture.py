@@ -8,7 +8,6 @@ Perspective." ICML 2025 (arXiv:2411.06056).
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 from sklearn.utils import check_array as _sk_check_array

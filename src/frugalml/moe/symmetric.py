@@ -198,7 +198,7 @@ def fit_symmetric(X, y, beta0, w0, *, solver="em", learning_rate=None, inner_ste
     gram = X.T @ X
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is read after the loop)
         if solver == "em":
             b_new, w_new = _em_step(X, y, beta, w, gram)
         else:

@@ -28,7 +28,7 @@ import numpy as np
 
 from frugalml._core import check_random_state
 from frugalml._core.validation import check_array
-from frugalml._core.validation import check_array, check_positive
+from frugalml._core.validation import check_positive
 
 
 # --------------------------------------------------------------------------- checks

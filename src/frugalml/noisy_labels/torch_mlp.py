@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin

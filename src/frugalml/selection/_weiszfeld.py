@@ -134,7 +134,7 @@ def weiszfeld(stats, mu, norm, threshold, tol, max_iter):
     """
     W, wX, eta, mean_dist = stats(mu, threshold)
     converged, n_iter = False, 0
-    for n_iter in range(1, int(max_iter) + 1):
+    for n_iter in range(1, int(max_iter) + 1):  # noqa: B007 (the count is read after the loop)
         if W == 0.0:  # every point (with weight) coincides with mu
             converged = True
             break
