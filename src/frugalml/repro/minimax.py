@@ -12,12 +12,14 @@ norm, conditioning) before anything is timed.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 
 from frugalml._core.progress import progress
 from frugalml.minimax import cubic_bilinear, solve_minimax
+from frugalml.repro.stats import superiority, threshold_test
 from frugalml.repro.verdict import claim, verdict
 
 NAME = "minimax"
@@ -41,17 +43,21 @@ SECOND_ORDER = [m for m in METHODS if m != "Extragradient"]
 LARGE_RTOL = 1e-8  # large runs stop at ||F(z)|| <= LARGE_RTOL ||F(z0)|| (the paper's metric ||F||^2/||F0||^2 <= 1e-16)
 WELL_POSED = 1e3  # an instance is timed for the claim only if ||z0 - z*|| <= WELL_POSED * max(1, ||z0||)
 RATIO_MARKS = (1e-2, 1e-4, 1e-6, 1e-8)  # ||F||/||F0|| levels whose first-hit time is reported
+# A timing claim needs the rival's median CPU time above (1 + TIME_MARGIN) x ours, beyond the seeds' noise.
+# The margin is larger than the spread of CPU-time ratios between *identical* arms measured on a
+# loaded machine (two busy processes beside the run; docs/minimax.md, "Timing on a loaded machine").
+TIME_MARGIN = 0.25
 
 SETTINGS = {  # large: (d = dim z, L2, seeds); an ill-posed instance is run once, capped at ill_time
     "smoke": {"gen1_sizes": [30, 60], "gen2_sizes": [40], "lambda0s": [1e-8, 1e-4, 1.0, 1e4, 1e8],
-              "large": [(2000, 1e-3, 2), (2000, 1e4, 2)], "large_time": 10.0, "ill_time": 0.5,
+              "large": [(20000, 1e-3, 5), (2000, 1e4, 2)], "large_time": 10.0, "ill_time": 0.5, "repeats": 5,
               "large_max_iter": 20000, "eg_max_iter": 20000},
     "default": {"gen1_sizes": [50, 100, 200], "gen2_sizes": [100], "lambda0s": [10.0 ** k for k in range(-8, 9, 2)],
                 "large": [(100_000, 1e-3, 5), (1_000_000, 1e-3, 3), (100_000, 1e4, 5), (1_000_000, 1e4, 3)],
-                "large_time": 60.0, "ill_time": 5.0, "large_max_iter": 100000, "eg_max_iter": 60000},
+                "large_time": 60.0, "ill_time": 5.0, "repeats": 3, "large_max_iter": 100000, "eg_max_iter": 60000},
     "paper": {"gen1_sizes": [50, 100, 200], "gen2_sizes": [100, 200], "lambda0s": [10.0 ** k for k in range(-8, 9)],
               "large": [(d, L2, 10) for L2 in (1e-3, 1e4) for d in (100_000, 500_000, 1_000_000)],
-              "large_time": 300.0, "ill_time": 60.0, "large_max_iter": 10 ** 6, "eg_max_iter": 200000},
+              "large_time": 300.0, "ill_time": 60.0, "repeats": 5, "large_max_iter": 10 ** 6, "eg_max_iter": 200000},
 }
 
 
@@ -70,7 +76,7 @@ def _summary(res, probe):
     return {
         "success": bool(res.success), "message": res.message, "nit": int(res.nit), "nfev": int(res.nfev),
         "njev": int(res.njev), "njvp": int(res.njvp), "nlinsolve": int(res.nlinsolve), "lambda0_probe": bool(probe),
-        "time_s": float(h["time"][-1]), "final_ratio": float(ratio[-1]),
+        "time_s": float(h["time"][-1]), "final_ratio": float(ratio[-1]), "final_norm_F": float(h["norm_F"][-1]),
         "curve": {"iter": idx.tolist(), "ratio": ratio[idx].tolist(), "time": h["time"][idx].tolist()},
     }
 
@@ -97,6 +103,7 @@ def run(scale: str = "default", seed: int = 0) -> dict:
     cfg = SETTINGS[scale]
     warm = cubic_bilinear(10, random_state=0)  # import / BLAS warm-up outside the timings
     solve_minimax(warm.F, warm.z0, jac=warm.jac, lambda0=1.0)
+    _warm_up_large(cfg)
     out = {"scale": scale, "seed": seed, "tol": TOL, "settings": cfg, "generator1": {}, "generator2": {}}
     small = [("generator1", "bidiagonal", n) for n in cfg["gen1_sizes"]] + \
             [("generator2", "orthogonal", n) for n in cfg["gen2_sizes"]]
@@ -149,13 +156,16 @@ def _large_run(label, p, F0, cfg, max_time):
     kw = dict(METHODS[label], jvp=p.jvp, linear_solver=p.solve_shifted)
     if kw["method"] == "hipnex" or kw.get("option") == 1:
         kw["L2"] = p.L2
+    cpu0 = time.process_time()
     res = solve_minimax(p.F, p.z0, tol=LARGE_RTOL * F0, max_iter=cfg["large_max_iter"], max_time=max_time, **kw)
+    cpu = time.process_time() - cpu0
     h = res.history
     rel = h["norm_F"] / F0
     idx = _downsample(len(rel))
     marks = {f"{m:g}": (float(h["time"][np.argmax(rel <= m)]) if np.any(rel <= m) else None) for m in RATIO_MARKS}
     out = {"success": bool(res.success), "message": res.message, "nit": int(res.nit), "nlinsolve": int(res.nlinsolve),
-           "time_s": float(h["time"][-1]), "final_ratio": float(rel[-1] ** 2), "time_to": marks,
+           "nfev": int(res.nfev), "njvp": int(res.njvp), "time_s": float(h["time"][-1]), "cpu_s": float(cpu),
+           "final_ratio": float(rel[-1] ** 2), "time_to": marks,
            "rel_dist": float(np.linalg.norm(res.x - p.z_star) / np.linalg.norm(p.z0 - p.z_star)),
            "curve": {"ratio": (rel[idx] ** 2).tolist(), "time": h["time"][idx].tolist()}}
     lam = h["lam"][1:]
@@ -165,10 +175,44 @@ def _large_run(label, p, F0, cfg, max_time):
     return out
 
 
-def _large_setting(d, L2, n_seeds, cfg, seed):
-    """One (d, L2) cell: geometry first, then every second-order method on each seed's instance."""
+def _merge_repeats(runs):
+    """One seed's repeats of one method -> the first run's record, with the medians of wall and CPU time.
+
+    ``time_s`` and ``cpu_s`` become the medians over the repeats (``wall_s_runs``, ``cpu_s_runs`` keep
+    every value); a run counts as converged only if every repeat converged. The counters and the
+    curve are the first repeat's (the counters are the same in every repeat: the runs are
+    deterministic given the instance).
+    """
+    out = dict(runs[0])
+    out["wall_s_runs"] = [r["time_s"] for r in runs]
+    out["cpu_s_runs"] = [r["cpu_s"] for r in runs]
+    out["time_s"] = float(np.median(out["wall_s_runs"]))
+    out["cpu_s"] = float(np.median(out["cpu_s_runs"]))
+    out["success"] = all(r["success"] for r in runs)
+    out["counts_agree"] = all(r["nlinsolve"] == runs[0]["nlinsolve"] and r["nfev"] == runs[0]["nfev"] for r in runs)
+    return out
+
+
+def _warm_up_large(cfg, methods=None):
+    """Run every timed method once on a small fast-orthogonal instance, outside the timings (imports, FFT plans)."""
+    p = cubic_bilinear(1000, generator="fast_orthogonal", L2=1e-3, random_state=12345)
+    F0 = float(np.linalg.norm(p.F(p.z0)))
+    for m in methods or SECOND_ORDER:
+        _large_run(m, p, F0, cfg, cfg["large_time"])
+
+
+def _large_setting(d, L2, n_seeds, cfg, seed, methods=None):
+    """One (d, L2) cell: geometry first, then every second-order method on each seed's instance.
+
+    Timing robust to load: on each seed's instance the methods run ``repeats`` times, interleaved
+    (round r starts at method r, so no method always runs first or right after a given rival),
+    and each (method, seed) keeps the median wall time and the median CPU time of its process
+    (``time.process_time``, all threads) beside the deterministic counts (linear solves, operator
+    calls). An ill-posed cell runs once, capped, for the record.
+    """
+    methods = list(methods or SECOND_ORDER)
     rec = {"d": d, "n": d // 2, "L2": L2, "rtol": LARGE_RTOL, "seeds": [], "instances": [],
-           "methods": {m: [] for m in SECOND_ORDER}}
+           "methods": {m: [] for m in methods}, "repeats": 1}
     for s in range(n_seeds):
         p = cubic_bilinear(d // 2, generator="fast_orthogonal", L2=L2, random_state=seed * 1000 + s)
         geo = instance_geometry(p)  # before any timing
@@ -176,9 +220,16 @@ def _large_setting(d, L2, n_seeds, cfg, seed):
         rec["instances"].append(geo)
         well = geo["well_posed"]
         cap = cfg["large_time"] if well else cfg["ill_time"]
+        repeats = cfg.get("repeats", 1) if well else 1
+        rec["repeats"] = repeats
         F0 = float(np.linalg.norm(p.F(p.z0)))
-        for m in SECOND_ORDER:
-            rec["methods"][m].append(_large_run(m, p, F0, cfg, cap))
+        runs = {m: [] for m in methods}
+        for r in range(repeats):
+            k = r % len(methods)
+            for m in methods[k:] + methods[:k]:
+                runs[m].append(_large_run(m, p, F0, cfg, cap))
+        for m in methods:
+            rec["methods"][m].append(_merge_repeats(runs[m]))
         if not well:  # the claim cannot be seen here: one capped run for the record
             break
     rec["well_posed"] = all(g["well_posed"] for g in rec["instances"])
@@ -186,22 +237,52 @@ def _large_setting(d, L2, n_seeds, cfg, seed):
     return rec
 
 
-def paired_speedup(ours, rival) -> dict:
-    """Wall time to the tolerance, ``rival - ours`` paired by seed: mean, standard error, verdict.
+def _seed_log_ratio(ours, rival):
+    """One seed's ``log(cpu_rival / cpu_ours)``: the median over the interleaved rounds of the ratio within a round.
 
-    ``held`` needs every run of ours to converge, at least two seeds and a mean difference above
-    two standard errors. A rival that hit its time cap counts at the cap (a lower bound on its
-    time, so the comparison is conservative).
+    The two arms of a round ran back to back, so they saw nearly the same machine load; the median
+    over the rounds drops a round that another job disturbed.
     """
-    t_ours = np.array([r["time_s"] for r in ours])
-    t_rival = np.array([r["time_s"] for r in rival])
-    diff = t_rival - t_ours
-    n = len(diff)
-    se = float(np.std(diff, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    mean = float(np.mean(diff)) if n else float("nan")
-    held = bool(n > 1 and all(r["success"] for r in ours) and mean > 0 and mean > 2 * se)
-    return {"held": held, "mean": mean, "se": se, "n": n, "ours": float(np.mean(t_ours)), "rival": float(np.mean(t_rival)),
-            "rival_converged": int(sum(r["success"] for r in rival))}
+    a, b = ours.get("cpu_s_runs") or [ours["cpu_s"]], rival.get("cpu_s_runs") or [rival["cpu_s"]]
+    if len(a) != len(b):
+        a, b = [float(np.median(a))], [float(np.median(b))]
+    return float(np.median(np.log(np.asarray(b, dtype=float) / np.asarray(a, dtype=float))))
+
+
+def paired_speedup(ours, rival, margin=TIME_MARGIN, label="") -> dict:
+    """CPU time to the tolerance, ``rival`` against ``ours``, paired by seed: a superiority record.
+
+    Per seed the effect is the median over the interleaved repeats of ``log(cpu_rival / cpu_ours)``
+    (:func:`_seed_log_ratio`); the claim needs its mean over seeds above ``log(1 + margin)`` by the
+    one-sided t-test of :func:`frugalml.repro.stats.superiority` (the rival more than ``1 + margin``
+    times slower, beyond the seeds' noise). ``margin`` is larger than the spread of CPU-time ratios
+    measured between identical arms on a loaded machine (docs/minimax.md). ``held`` also needs every
+    run of ours to converge. A rival that hit its time cap counts at the cap (a lower bound on its
+    time: the comparison is conservative). Wall-time medians and linear-solve counts ride along in
+    the record (reported, not gating).
+    """
+    effects = [_seed_log_ratio(a, b) for a, b in zip(ours, rival)]
+    t = superiority(effects, margin=float(np.log1p(margin)), label=label)
+    t["held"] = bool(t["held"] and len(ours) > 1 and all(r["success"] for r in ours))
+    t.update(margin_ratio=1.0 + margin, cpu_ratio=float(np.exp(t["effect"])),
+             ours=float(np.mean([r["cpu_s"] for r in ours])), rival=float(np.mean([r["cpu_s"] for r in rival])),
+             wall_ours=float(np.mean([r["time_s"] for r in ours])),
+             wall_rival=float(np.mean([r["time_s"] for r in rival])),
+             wall_ratio=float(np.exp(np.mean(np.log([b["time_s"] / a["time_s"] for a, b in zip(ours, rival)])))),
+             solves_ours=float(np.mean([r["nlinsolve"] for r in ours])),
+             solves_rival=float(np.mean([r["nlinsolve"] for r in rival])),
+             rival_converged=int(sum(r["success"] for r in rival)))
+    return t
+
+
+def _worst_norm(runs):
+    """The largest final ||F|| of ``runs``; a run that did not converge counts as inf."""
+    return max(r.get("final_norm_F", 0.0) if r["success"] else np.inf for r in runs)
+
+
+def _norm_test(worst, tol, label):
+    """Convergence shown as a ratio to the line: the largest final ||F|| against the tolerance."""
+    return threshold_test(min(worst, 1e300), tol, higher_is_better=False, label=label)
 
 
 def _mean_time_to(runs, level):
@@ -220,10 +301,12 @@ def check(result: dict) -> dict:
 
     conv = {f"{name} {m}": (r["methods"][m]["success"], r["methods"][m]["nit"]) for name, r in instances
             for m in ("Adaptive SOM I", "Adaptive SOM II")}
+    worst = _worst_norm([r["methods"][m] for _, r in instances for m in ("Adaptive SOM I", "Adaptive SOM II")])
     claims.append(claim(f"Adaptive SOM I and II reach ||F|| <= {result['tol']:g} on every small instance",
                         all(s for s, _ in conv.values()),
                         "; ".join(f"{k}: {'ok' if s else 'FAILED'} in {it} it" for k, (s, it) in conv.items()),
-                        paper="converges (optimal O(T^-1.5) gap rate)"))
+                        paper="converges (optimal O(T^-1.5) gap rate)",
+                        test=_norm_test(worst, result["tol"], "largest final ||F|| (Options I, II) vs tol")))
 
     eg = [r["methods"]["Extragradient"]["nit"] if r["methods"]["Extragradient"]["success"] else np.inf
           for _, r in instances]
@@ -233,14 +316,17 @@ def check(result: dict) -> dict:
                         min(ratios) >= 100,
                         "EG / adaptive iterations: " + ", ".join(f"{name}: {e:g}/{s}" for (name, _), e, s in
                                                                  zip(instances, eg, so)),
-                        paper="second-order methods converge in far fewer iterations than first-order ones"))
+                        paper="second-order methods converge in far fewer iterations than first-order ones",
+                        test=threshold_test(min(min(ratios), 1e12), 100, label="smallest EG / adaptive iteration ratio")))
 
     ls = [(name, r["methods"]["Adaptive SOM II"]["nlinsolve"], r["methods"]["Optimal SOM (line search)"]["nlinsolve"])
           for name, r in instances]
     claims.append(claim("Adaptive SOM II uses fewer linear solves than the line-search method on every instance",
                         all(a < b for _, a, b in ls),
                         "; ".join(f"{name}: {a} vs {b} (ratio {a / b:.2f})" for name, a, b in ls),
-                        paper="fewer linear solves (no backtracking)"))
+                        paper="fewer linear solves (no backtracking)",
+                        test=threshold_test(max(a / b for _, a, b in ls), 1.0, higher_is_better=False,
+                                            label="largest Option II / line-search solve ratio")))
 
     sw = result["lambda0_sweep"]
     rob = [(k, lam, run["success"], run["nit"]) for k in ("generator1", "generator2")
@@ -248,7 +334,9 @@ def check(result: dict) -> dict:
     claims.append(claim(f"Adaptive SOM II converges for every lambda0 in [{min(sw['lambda0']):g}, {max(sw['lambda0']):g}]",
                         all(s for _, _, s, _ in rob),
                         "; ".join(f"{k[-1]}:{lam:g}->{'ok' if s else 'FAIL'} {it}it" for k, lam, s, it in rob),
-                        paper="robust to the initial lambda0 (Figure 6)"))
+                        paper="robust to the initial lambda0 (Figure 6)",
+                        test=_norm_test(_worst_norm([run for k in ("generator1", "generator2") for run in sw[k]["runs"]]),
+                                        result["tol"], "largest final ||F|| over lambda0 vs tol")))
 
     table, beyond = [], []
     rivals = ("HIPNEX", "Optimal SOM (line search)")
@@ -262,16 +350,22 @@ def check(result: dict) -> dict:
         solves = ", ".join(f"{m.split(' (')[0]} {_mean_solves(M[m]):.1f}" for m in SECOND_ORDER)
         if r["well_posed"]:
             for m in ("Adaptive SOM I", "Adaptive SOM II"):
-                tests = {o: paired_speedup(M[m], M[o]) for o in rivals}
-                meas = "; ".join(f"vs {o.split(' (')[0]}: {t['ours']:.2f}s vs {t['rival']:.2f}s, paired diff "
-                                 f"{t['mean']:.2f} +- {t['se']:.2f}s (SE, {t['n']} seeds)" for o, t in tests.items())
+                tests = {o: paired_speedup(M[m], M[o], label=f"d={r['d']:,}: {m} vs {o.split(' (')[0]}, "
+                                                             "log CPU-time ratio") for o in rivals}
+                meas = "; ".join(
+                    f"vs {o.split(' (')[0]}: CPU {t['ours']:.2f}s vs {t['rival']:.2f}s (ratio {t['cpu_ratio']:.2f}, "
+                    f"line {t['margin_ratio']:.2f}), wall {t['wall_ours']:.2f}s vs {t['wall_rival']:.2f}s (ratio "
+                    f"{t['wall_ratio']:.2f}), solves {t['solves_ours']:.0f} vs {t['solves_rival']:.0f}"
+                    for o, t in tests.items())
                 conv_txt = ", ".join(f"{k.split(' (')[0]} {sum(x['success'] for x in v)}/{len(v)}" for k, v in M.items())
                 claims.append(claim(
-                    f"d={r['d']:,}, L2={r['L2']:g}: {m} reaches ||F|| <= {r['rtol']:g} ||F0|| faster in wall clock than "
-                    "HIPNEX and the line-search method (paired over seeds, > 2 SE)",
+                    f"d={r['d']:,}, L2={r['L2']:g}: {m} reaches ||F|| <= {r['rtol']:g} ||F0|| faster than HIPNEX and "
+                    f"the line-search method (median CPU time of {r['repeats']} interleaved repeats, paired over seeds: "
+                    f"each rival > {1 + TIME_MARGIN:.2f}x slower, one-sided t-test)",
                     all(t["held"] for t in tests.values()),
-                    f"{meas}; converged: {conv_txt}; mean linear solves: {solves}",
-                    paper="Adaptive SOM I and II faster than HIPNEX and Optimal SOM in wall clock (Fig. 1, d = 1e5, 5e5)"))
+                    f"{meas}; {len(M[m])} seeds; converged: {conv_txt}",
+                    paper="Adaptive SOM I and II faster than HIPNEX and Optimal SOM in wall clock (Fig. 1, d = 1e5, 5e5)",
+                    test=list(tests.values())))
         else:
             beyond.append(f"d={r['d']:,}, L2={r['L2']:g} is ill posed for a {r['rtol']:g} relative tolerance "
                           f"({geo_txt}): no claim is tested there")
@@ -294,8 +388,13 @@ def check(result: dict) -> dict:
             "Algorithm 1 could not be retrieved, so its exact constants are unverified. Option II starts from a one-probe "
             "curvature estimate (ours, not the paper's heuristic). Large runs: HIPNEX's instance family (kappa = 20, "
             "b, z0 ~ N(0, I)/sqrt(n)) with U, V built from DCTs, sign flips and a permutation, so every linear solve is "
-            "O(n log n); d = dim z = 2n; each method runs to ||F|| <= 1e-8 ||F0|| (capped), timed on a shared 2-core CPU "
-            "(timings vary with machine load, hence the paired seeds). An instance is timed for the claim only if "
+            "O(n log n); d = dim z = 2n; each method runs to ||F|| <= 1e-8 ||F0|| (capped). Timing robust to load: "
+            "on each seed's instance the methods run several times, interleaved (each round starts at the next method), "
+            "and each keeps the median of its repeats; the claim is tested on CPU time (time.process_time, the work the "
+            "process did, which another job on the machine inflates far less than wall time), paired over seeds on the "
+            f"log ratio, against a line of {1 + TIME_MARGIN:.2f}x, larger than the spread measured between identical arms "
+            "on a machine with two busy processes beside the run (docs/minimax.md); wall-time medians and linear-solve "
+            "counts are shown beside. An instance is timed for the claim only if "
             f"||z0 - z*|| <= {WELL_POSED:g} max(1, ||z0||), checked before timing. "
             "Beyond the paper: " + ("; ".join(beyond) if beyond else "every large instance was well posed") + ". "
             "'One Jacobian and one linear solve per iteration' is a regression test of the solver "
