@@ -24,6 +24,7 @@ def test_contrastive_smoke_run_check_plot(smoke, tmp_path):
     assert isinstance(verdict["reproduced"], bool) and len(verdict["claims"]) == 6
     for c in verdict["claims"]:
         assert set(c) >= {"claim", "held", "measured", "paper"}
+        assert c["tests"] and c["held"] == all(t["held"] for t in c["tests"])  # the records behind the claim
     figures = mod.plot(result, tmp_path)
     assert figures and all(f.exists() and f.suffix == ".png" for f in figures)
     # PCA's failure is the one thing that must show even at smoke scale, and it is a population fact

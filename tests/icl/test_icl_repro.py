@@ -24,6 +24,7 @@ def test_icl_registered_and_smoke_run(smoke, tmp_path):
     assert isinstance(verdict["reproduced"], bool) and len(verdict["claims"]) >= 8
     for c in verdict["claims"]:
         assert set(c) >= {"claim", "held", "measured", "paper"}
+        assert c["tests"] and c["held"] == all(t["held"] for t in c["tests"])  # the records behind the claim
     paths = mod.plot(result, tmp_path)
     assert len(paths) == 5
     for p in paths:

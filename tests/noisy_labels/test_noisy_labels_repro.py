@@ -36,6 +36,7 @@ def test_retraining_repro_smoke(result, tmp_path):
             assert e == round(epochs / f) and e > epochs
     for c in verdict["claims"]:
         assert set(c) >= {"claim", "held", "measured", "paper"} and isinstance(c["held"], bool)
+        assert c["tests"]  # the records behind the claim
     assert all(set(r) == {"setting", "paper", "ours"} for r in verdict["table"])
     assert len(result["seeds"]) >= 2 and result["eps_grid"] == [0.5, 1.0, 2.0]
     files = rt.plot(result, tmp_path)

@@ -24,6 +24,7 @@ def test_smoke_structure_and_plot(result, tmp_path):
     kinds = [c for c in v["claims"] if "GM Matching beats" in c["claim"]]
     assert len(kinds) == len(result["config"]["corruptions"])  # one verdict per corruption kind
     assert all(set(r) == {"setting", "paper", "ours"} for r in v["table"])
+    assert all(c["tests"] and c["held"] == all(t["held"] for t in c["tests"]) for c in v["claims"])
     rows = result["images"]["rows"]
     assert {r["selector"] for r in rows} == set(result["config"]["selectors"]) | {"gm_matching_pca"}
     for r in rows:  # the subset's label quality is recorded, and is a fraction
