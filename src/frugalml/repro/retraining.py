@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from frugalml.repro.stats import describe, mean_se, paired, superiority, threshold_test
+from frugalml.repro.stats import describe, mean_se, paired, superiority, t_quantile, threshold_test
 
 NAME = "retraining"
 PAPER = ("Das, Dhillon, Epasto, Javanmard, Mao, Mirrokni, Sanghavi, Zhong. Retraining with Predicted "
@@ -461,13 +461,15 @@ def plot(result: dict, outdir) -> list[Path]:
             axes[0, j].errorbar(eps, mu, yerr=sd, fmt=style, capsize=2, label=lab)
             if key != "baseline":  # gain over the baseline of the same seed (paired)
                 gain = [100 * (v - b) for v, b in zip(vals, base)]
-                axes[1, j].errorbar(eps, [g.mean() for g in gain], yerr=[2 * _se(g) for g in gain], fmt=style,
+                # bars of t_{0.95, n-1} s.e.: a gain whose bar clears 0 passes the one-sided test
+                axes[1, j].errorbar(eps, [g.mean() for g in gain], yerr=[t_quantile(g.size) * _se(g) if g.size > 1
+                                                                          else 0.0 for g in gain], fmt=style,
                                     capsize=2, label=lab, color=axes[0, j].lines[-1].get_color())
         axes[1, j].axhline(0.0, color="k", lw=0.8)
         axes[0, j].set_title(f"{result['data']['name']}: {title}")
         axes[1, j].set_xlabel(r"label-DP $\varepsilon$")
     axes[0, 0].set_ylabel("test accuracy (%)")
-    axes[1, 0].set_ylabel("paired gain over baseline\n(points, ± 2 s.e.)")
+    axes[1, 0].set_ylabel("paired gain over baseline\n(points, ± t(0.95, n-1) s.e.)")
     axes[0, 0].legend()
     axes[0, 1].legend(fontsize=7)  # + the LP-2ST series
     files.append(save_figure(fig, outdir / "accuracy_vs_eps.png"))
