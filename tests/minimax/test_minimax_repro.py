@@ -145,3 +145,12 @@ def test_instance_geometry_flags_the_ill_posed_instances():
     # y* = -(L2/2)||x*|| A^{-T} x* scales with L2 at a fixed x* = A^{-1} b
     assert bad["y_star_norm"] / good["y_star_norm"] == pytest.approx(1e7, rel=1e-6)
     assert np.isclose(bad["x_star_norm"], good["x_star_norm"])
+
+
+def test_timing_spread_measures_identical_arms():
+    out = mod.timing_spread(4000, 2, repeats=2)
+    assert len(out["identical_cpu_ratio"]) == len(out["identical_wall_ratio"]) == 2
+    assert all(r > 0 for r in out["identical_cpu_ratio"]) and out["single_run_cpu_max_over_min"] >= 1
+    assert set(out["rival_cpu_ratio"]) == {f"{m} vs {o}" for m in ("Adaptive SOM I", "Adaptive SOM II")
+                                           for o in ("Optimal SOM (line search)", "HIPNEX")}
+    assert "Adaptive SOM I (identical copy)" not in mod.METHODS  # the twin is removed again

@@ -237,6 +237,41 @@ def _large_setting(d, L2, n_seeds, cfg, seed, methods=None):
     return rec
 
 
+def timing_spread(d: int, n_seeds: int, repeats: int = 3, seed: int = 0) -> dict:
+    """How far apart can *identical* arms look? The measurement behind :data:`TIME_MARGIN`.
+
+    Runs the large-run protocol at ``d`` (``L2 = 1e-3``) with Option I entered twice (the same method
+    under two names) beside the rivals, interleaved and repeated, and returns per seed the claim's
+    statistic between the two copies (:func:`_seed_log_ratio`, as a ratio) for CPU and wall time,
+    the rivals' CPU ratios, and the largest max/min of single runs. Run it beside other work
+    (e.g. two ``python -c "while True: pass"``) to see the spread a loaded machine adds.
+    """
+    twin = "Adaptive SOM I (identical copy)"
+    methods = ["Adaptive SOM I", twin] + [m for m in SECOND_ORDER if m != "Adaptive SOM I"]
+    METHODS[twin] = dict(METHODS["Adaptive SOM I"])
+    try:
+        cfg = dict(SETTINGS["default"], repeats=repeats)
+        _warm_up_large(cfg)
+        M = _large_setting(d, 1e-3, n_seeds, cfg, seed, methods=methods)["methods"]
+    finally:
+        del METHODS[twin]
+
+    def wall(r):
+        return {**r, "cpu_s_runs": r["wall_s_runs"]}
+
+    a, b = M["Adaptive SOM I"], M[twin]
+    return {"d": d, "n_seeds": n_seeds, "repeats": repeats,
+            "identical_cpu_ratio": [float(np.exp(_seed_log_ratio(x, y))) for x, y in zip(a, b)],
+            "identical_wall_ratio": [float(np.exp(_seed_log_ratio(wall(x), wall(y)))) for x, y in zip(a, b)],
+            "single_run_cpu_max_over_min": float(max(max(r["cpu_s_runs"]) / min(r["cpu_s_runs"])
+                                                     for v in M.values() for r in v)),
+            "single_run_wall_max_over_min": float(max(max(r["wall_s_runs"]) / min(r["wall_s_runs"])
+                                                      for v in M.values() for r in v)),
+            "rival_cpu_ratio": {f"{m} vs {o}": [float(np.exp(_seed_log_ratio(x, y))) for x, y in zip(M[m], M[o])]
+                                for m in ("Adaptive SOM I", "Adaptive SOM II")
+                                for o in ("Optimal SOM (line search)", "HIPNEX")}}
+
+
 def _seed_log_ratio(ours, rival):
     """One seed's ``log(cpu_rival / cpu_ours)``: the median over the interleaved rounds of the ratio within a round.
 
