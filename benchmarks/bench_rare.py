@@ -1,8 +1,9 @@
 """Benchmark: what in-context examples cost a retriever (RARe), and frugalml's encoding overhead.
 
 1. Query encoding with k = 0 / 3 / 5 BM25-retrieved examples (all-MiniLM-L6-v2, GSM-style
-   problems as queries, example documents cut to 40 words, max 256 tokens): latency of one
-   query at a time (batch 1, median) and batched throughput (queries/s), and mean tokens.
+   problems as queries, example documents cut to 40 words, each query fitted to 256 tokens by
+   ``fit_query``, so the target query is never cut): latency of one query at a time (batch 1,
+   median) and batched throughput (queries/s), mean tokens and the examples that fit.
 2. Corpus encoding throughput: :func:`frugalml.retrieval.encode_corpus` against plain
    ``SentenceTransformer.encode`` on the same documents (the peer a user would call).
 3. BM25 example retrieval (:class:`ExampleRetriever`, ``bm25s``) time per query over a pool.
@@ -45,7 +46,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from frugalml.retrieval import ExampleRetriever, build_task, encode_corpus, format_query, load_base_model
+    from frugalml.retrieval import ExampleRetriever, build_task, encode_corpus, fit_query, load_base_model
 
     task = build_task("gsm_solutions", args.pool, args.n_queries, random_state=0)
     _, pool_q, pool_d = task.pool("train")
@@ -63,8 +64,14 @@ def main(argv=None):
             bm25_ms = 1000 * (time.perf_counter() - t0) / len(queries)
         else:
             ex, bm25_ms = [()] * len(queries), 0.0
-        texts = [format_query(q, e, task.instruction, max_example_words=40) for q, e in zip(queries, ex)]
-        tok = float(np.mean([len(i) for i in model.tokenizer(texts, truncation=True, max_length=256)["input_ids"]]))
+        fitted = [fit_query(q, e, task.instruction, tokenizer=model.tokenizer, max_length=model.max_seq_length,
+                            max_example_words=40) for q, e in zip(queries, ex)]
+        texts = [f.text for f in fitted]  # the target query is never cut: least similar examples give way
+        tok = float(np.mean([f.n_tokens for f in fitted]))
+        out["query"].setdefault("fit", {})[k] = {
+            "tokens_full": float(np.mean([f.n_tokens_full for f in fitted])),
+            "examples_kept": float(np.mean([f.n_examples for f in fitted])),
+            "target_truncated": float(np.mean([not f.target_intact for f in fitted]))}
         single = [_median_time(lambda t=t: model.encode([t]), 1) for t in texts[:16]]
         batched = _median_time(lambda: model.encode(texts, batch_size=32), args.repeats)
         out["query"][k] = {"tokens": tok, "latency_ms_batch1": 1000 * float(np.median(single)),
@@ -86,8 +93,13 @@ def main(argv=None):
     print("| k examples | tokens | latency, batch 1 (ms) | x vs k=0 | throughput (queries/s) | BM25 examples (ms/query) |")
     print("|---|---|---|---|---|---|")
     for k, r in out["query"].items():
+        if k == "fit":
+            continue
         print(f"| {k} | {r['tokens']:.0f} | {r['latency_ms_batch1']:.1f} | {r['latency_ms_batch1'] / q0['latency_ms_batch1']:.1f} "
               f"| {r['throughput_qps']:.1f} | {r['bm25_example_ms_per_query']:.2f} |")
+    for k, f in out["query"]["fit"].items():
+        print(f"k={k}: {f['tokens_full']:.0f} tokens before fitting to {model.max_seq_length}, "
+              f"{f['examples_kept']:.2f} of {k} examples kept, target cut in {f['target_truncated']:.0%} of queries")
     c = out["corpus"]
     print(f"\ncorpus ({c['n_docs']} docs): encode_corpus {c['ours_docs_per_s']:.1f} docs/s, "
           f"SentenceTransformer.encode {c['peer_docs_per_s']:.1f} docs/s (time ratio ours/peer {c['ratio_peer_over_ours_time']:.2f})")

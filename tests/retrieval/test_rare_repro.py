@@ -1,4 +1,4 @@
-"""The RARe reproduction: smoke run end to end, and every gating check fails for a broken variant."""
+"""The RARe reproduction: smoke run end to end, every gating check fails for a broken variant run end to end."""
 
 import copy
 
@@ -6,10 +6,14 @@ import numpy as np
 import pytest
 
 from frugalml.repro import rare
+from frugalml.repro.verdict import held
 
 TRAIN, HELD = ["t_a", "t_b"], ["h_a", "h_b"]
 GOOD = {"bm25": 0.30, "base_plain": 0.40, "base": 0.40, "base_examples": 0.30, "instruct_ft": 0.45,
         "instruct_ft_examples": 0.35, "rare": 0.55, "rare_no_examples": 0.45, "rare_random": 0.45}
+HURT, BEATS_FT, BEATS_BASE_EX, USES, RANDOM, OOD, LATENCY = (
+    "do not help the off-the-shelf", "beats the instruction-only fine-tune on held-out", "examples-at-inference-only",
+    "given the same examples", "Retrieved examples beat random", "larger there than in-domain", "latency")
 
 
 def fake_result(means=GOOD, held_bonus=0.05, n_q=60, seeds=3, latency=(30.0, 5.0), rng=0):
@@ -26,50 +30,50 @@ def fake_result(means=GOOD, held_bonus=0.05, n_q=60, seeds=3, latency=(30.0, 5.0
                 pq = np.clip(m + bonus + base_q[t] + 0.05 * rng.normal(size=n_q), 0, 1)
                 with_ex = arm in ("base_examples", "instruct_ft_examples", "rare", "rare_random")
                 runs.append({"ndcg@10": float(pq.mean()), "recall@10": float(pq.mean()), "mrr@10": float(pq.mean()),
-                             "query_ms": latency[0] if with_ex else latency[1], "query_tokens": 90 if with_ex else 20,
+                             "query_ms": (latency[0] if with_ex else latency[1]) * (1 + 0.05 * rng.normal()),
+                             "query_tokens": 90 if with_ex else 20, "query_tokens_full": 130 if with_ex else 20,
+                             "query_tokens_max": 128, "query_tokens_full_max": 300, "examples_given": 3 * with_ex,
+                             "examples_kept": 2.5 * with_ex, "target_truncated": 0.0,
                              "per_query_ndcg@10": pq.tolist()})
             results[t][arm] = runs
-    info = {a: {"with_examples_fraction": f} for a, f in (("rare", 0.7), ("instruct_ft", 0.0), ("rare_random", 0.7))}
-    return {"config": {"train": TRAIN, "heldout": HELD, "synthetic": [], "train_layers": 2, "steps": 40,
-                       "batch_size": 16, "lr": 1e-4, "k": 3, "max_example_words": 20, "max_seq_length": 128,
+    info = {a: {"with_examples_fraction": f, "loss_first": 3.0, "loss_last": 1.0, "loss_history": [3.0, 2.0, 1.0],
+                "loss_flatness": 0.01, "tokens": {}} for a, f in (("rare", 0.7), ("instruct_ft", 0.0),
+                                                                   ("rare_random", 0.7))}
+    return {"config": {"train": TRAIN, "heldout": HELD, "synthetic": [], "train_layers": 4, "steps": 40,
+                       "batch_size": 16, "lr": 1e-4, "k": 3, "max_example_words": 20, "max_seq_length": 256,
                        "n_train": 200, "n_test": n_q}, "n_params": 22_700_000, "tasks": TRAIN + HELD,
             "results": results, "runs": [{"seed": s, "training": info} for s in range(seeds)]}
-
-
-def _held(result):
-    return [c["held"] for c in rare.check(result)["claims"]]
 
 
 def test_check_passes_a_result_where_the_claims_hold():
     v = rare.check(fake_result())
     assert v["reproduced"], [c for c in v["claims"] if not c["held"]]
     assert all(set(r) == {"setting", "paper", "ours"} for r in v["table"])
+    assert all("tests" in c for c in v["claims"])  # every claim carries its stats record
 
 
-def test_broken_variants_fail_their_check():
+def test_broken_results_fail_their_check():
     # random examples passed off as retrieved ones
     r = fake_result()
     for t in r["results"]:
         r["results"][t]["rare_random"] = copy.deepcopy(r["results"][t]["rare"])
-    assert _held(r)[3] is False
+    assert held(rare.check(r), RANDOM) == [False]
     # examples that are never used: RARe equals the instruction-only fine-tune, no latency cost
     r = fake_result(means={**GOOD, "rare": GOOD["instruct_ft"]}, held_bonus=0.0, latency=(5.0, 5.0))
-    held = _held(r)
-    assert held[1] is False and held[4] is False and held[5] is False
+    v = rare.check(r)
+    assert held(v, BEATS_FT) == [False] and held(v, OOD) == [False] and held(v, LATENCY) == [False]
     # "RARe" that is the base model with examples (no fine-tuning happened)
     r = fake_result()
     for t in r["results"]:
         r["results"][t]["rare"] = copy.deepcopy(r["results"][t]["base_examples"])
-    assert _held(r)[2] is False
+    v = rare.check(r)
+    assert held(v, BEATS_BASE_EX) == [False] and held(v, USES) == [False]
     # examples that help the off-the-shelf model
-    r = fake_result(means={**GOOD, "base_examples": 0.5})
-    assert _held(r)[0] is False
+    assert held(rare.check(fake_result(means={**GOOD, "base_examples": 0.5})), HURT) == [False]
     # a gain that is as large in-domain as held-out
-    r = fake_result(held_bonus=0.0)
-    assert _held(r)[4] is False
+    assert held(rare.check(fake_result(held_bonus=0.0)), OOD) == [False]
     # "larger" only because both gains are negative (examples hurt everywhere, less on held-out)
-    r = fake_result(means={**GOOD, "rare": 0.2}, held_bonus=0.1)
-    assert _held(r)[4] is False
+    assert held(rare.check(fake_result(means={**GOOD, "rare": 0.2}, held_bonus=0.1)), OOD) == [False]
 
 
 @pytest.fixture(scope="module")
@@ -78,25 +82,61 @@ def smoke():
 
 
 def test_smoke_run_check_and_plot(smoke, tmp_path):
-    assert set(smoke["results"]) == {"coded_people", "coded_products"}
+    assert set(smoke["results"]) == {"coded_people"}
     for t, arms in smoke["results"].items():
         assert set(arms) == set(rare.ARMS)
         for arm, runs in arms.items():
             assert len(runs) == rare.SCALES["smoke"]["seeds"]
             assert all(0.0 <= r["ndcg@10"] <= 1.0 for r in runs)
+            # the target query always reaches the encoder
+            assert all(r.get("target_truncated", 0.0) == 0.0 for r in runs)
+            assert all(r.get("query_tokens_max", 0) <= rare.SCALES["smoke"]["max_seq_length"] for r in runs)
     tr = smoke["runs"][0]["training"]
     assert tr["instruct_ft"]["with_examples_fraction"] == 0.0 and 0.3 < tr["rare"]["with_examples_fraction"] < 1.0
-    # queries with examples are longer than without (the mechanism is active)
+    assert len(tr["rare"]["loss_history"]) == rare.SCALES["smoke"]["steps"]
+    assert tr["rare"]["tokens"]["target_truncated"] == 0.0
+    # queries with examples are longer than without (the mechanism is active), and were fitted
     assert rare.tokens(smoke, "rare") > rare.tokens(smoke, "rare_no_examples")
+    assert rare.tokens(smoke, "rare", "query_tokens_full") >= rare.tokens(smoke, "rare")
+    assert all(0 < v["pool_share"] <= rare.SCALES["smoke"]["pool_share"] for v in smoke["task_sizes"].values())
     v = rare.check(smoke)
-    assert len(v["claims"]) == 6 and isinstance(v["reproduced"], bool)
+    assert len(v["claims"]) == 7 and isinstance(v["reproduced"], bool)
     paths = rare.plot(smoke, tmp_path)
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+
+
+# The method broken inside the pipeline, run end to end at smoke scale. The smoke tasks are the synthetic
+# coded ones, where examples carry the answer by construction: the unbroken run passes these gating checks,
+# so a broken run failing them shows that the checks see the method, not the scale.
+GATED_BY_SHUFFLE = [BEATS_FT, BEATS_BASE_EX, USES, RANDOM]
+GATED_BY_NO_TRAINING = [USES]
+
+
+def test_smoke_unbroken_passes_the_checks_the_broken_variants_must_fail(smoke):
+    v = rare.check(smoke)
+    for text in set(GATED_BY_SHUFFLE + GATED_BY_NO_TRAINING):
+        assert held(v, text) == [True], (text, [c["measured"] for c in v["claims"] if text in c["claim"]])
+
+
+def test_broken_variant_shuffled_examples_fails_end_to_end():
+    v = rare.check(rare.run("smoke", seed=0, broken="shuffled_examples"))
+    for text in GATED_BY_SHUFFLE:
+        assert held(v, text) == [False], text
+    assert not v["reproduced"]
+
+
+def test_broken_variant_rare_trained_without_examples_fails_end_to_end():
+    v = rare.check(rare.run("smoke", seed=0, broken="no_example_training"))
+    for text in GATED_BY_NO_TRAINING:
+        assert held(v, text) == [False], text
+    assert not v["reproduced"]
 
 
 def test_scales():
     with pytest.raises(ValueError, match="scale"):
         rare.run("huge")
+    with pytest.raises(ValueError, match="broken"):
+        rare.run("smoke", broken="nope")
     import torch
 
     if not torch.cuda.is_available():

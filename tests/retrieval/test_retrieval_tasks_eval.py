@@ -97,3 +97,40 @@ def test_evaluate_retrieval_by_hand():
     assert ev2["query_tokens"] > ev["query_tokens"]
     with pytest.raises(ValueError, match="no entry"):
         evaluate_retrieval(MockEncoder(table), corpus, queries, qrels, examples={"q1": []})
+
+
+@pytest.mark.parametrize("name", ["code_search", "code_summaries", "coded_people"])
+def test_distractors_make_the_pool_a_small_share(name):
+    from frugalml.retrieval.tasks import distractors_for_share
+
+    nd = distractors_for_share(30, 10, 0.2)
+    t = build_task(name, 30, 10, random_state=0, n_distractors=nd)
+    _check_task(t, 30, 10)
+    assert t.pool_share() <= 0.2 + 1e-9
+    assert build_task(name, 30, 10, random_state=0).pool_share() > 0.2 or name == "coded_people"
+    judged = {d for split in t.qrels.values() for rels in split.values() for d in rels}
+    texts = [f"{d['title']} {d['text']}" for i, d in t.corpus.items() if i not in judged]
+    assert len(set(texts)) == len(texts)  # unjudged distractors are distinct
+
+
+def test_code_summaries_is_the_reverse_task_on_other_files():
+    s = build_task("code_summaries", 30, 10, random_state=0)
+    c = build_task("code_search", 30, 10, random_state=0)
+    _check_task(s, 30, 10)
+    assert s.meta["source"] == c.meta["source"]
+    for qid, q in s.queries["test"].items():
+        assert q.startswith("def ") and s.corpus[next(iter(s.qrels["test"][qid]))]["title"] == ""
+    # the same docstring line never serves both tasks (code_search's queries are summaries too)
+    summaries = {d["text"] for d in s.corpus.values()}
+    assert not summaries & (set(c.queries["train"].values()) | set(c.queries["test"].values()))
+
+
+def test_evaluate_retrieval_fits_queries_to_the_limit():
+    corpus = {"a": {"title": "", "text": "A"}, "b": {"title": "", "text": "B"}}
+    enc = MockEncoder({"A": [1, 0, 0], "B": [0, 1, 0]})
+    enc.max_seq_length = 10  # mock tokens: one per whitespace word
+    ex = {"q1": [("w w w w", "d d d d"), ("v v", "e e")]}
+    ev = evaluate_retrieval(enc, corpus, {"q1": "target words"}, {"q1": {"a": 1}}, examples=ex, k_values=(1,))
+    # the full query is 21 words; fitted to 10, the least similar example goes and the target stays
+    assert ev["query_tokens_full"] == 21 and ev["query_tokens"] == 10 and ev["target_truncated"] == 0.0
+    assert ev["examples_given"] == 2 and ev["examples_kept"] == 1

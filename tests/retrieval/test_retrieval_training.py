@@ -61,3 +61,26 @@ def test_bad_arguments(task):
         train_rare(None, [task], method="bm26")
     with pytest.raises(ValueError, match="train_tasks"):
         train_rare(None, [])
+
+
+def test_hard_negatives_are_never_test_positives():
+    from frugalml.retrieval.training import test_positives
+
+    t = build_task("coded_people", 24, 12, random_state=1, n_distractors=40)
+    banned = test_positives(t)
+    assert banned  # the coded task's test queries share entities with the corpus
+    rows, _ = build_training_rows(t, k=2, example_fraction=0.5, random_state=0)
+    banned_text = {f"{t.corpus[d]['title']} {t.corpus[d]['text']}".strip() for d in banned}
+    assert not banned_text & set(rows["negative"])
+
+
+def test_training_anchors_fit_the_limit_and_keep_the_target(task):
+    model = load_base_model(max_seq_length=40)
+    stats = {}
+    rows, _ = build_training_rows(task, k=3, example_fraction=1.0, hard_negatives=False, random_state=0,
+                                  tokenizer=model.tokenizer, max_length=40, stats=stats)
+    _, pq, _ = task.pool()
+    n = [len(x) for x in model.tokenizer(rows["anchor"])["input_ids"]]
+    assert max(n) <= 40 and all(a.endswith(f"\nQuery: {q}") for a, q in zip(rows["anchor"], pq))
+    assert np.mean(stats["tokens_full"]) > np.mean(stats["tokens"]) and not any(stats["target_truncated"])
+    assert np.mean(stats["examples_kept"]) < 3

@@ -437,11 +437,14 @@ BUILDERS = {
 
 
 def build_task(name: str, n_train: int = 400, n_test: int = 100, *, random_state=0,
-               n_distractors: int = 0) -> RetrievalTask:
-    """Build one of :data:`BUILDERS` by name, with ``n_distractors`` unjudged documents added to its corpus."""
+               n_distractors: int = 0, **options) -> RetrievalTask:
+    """Build one of :data:`BUILDERS` by name, with ``n_distractors`` unjudged documents added to its corpus.
+
+    ``options`` go to the builder (e.g. ``max_code_words=30`` for the code tasks).
+    """
     if name not in BUILDERS:
         raise ValueError(f"name must be one of {sorted(BUILDERS)}; got {name!r}")
-    return BUILDERS[name](n_train, n_test, random_state=random_state, n_distractors=n_distractors)
+    return BUILDERS[name](n_train, n_test, random_state=random_state, n_distractors=n_distractors, **options)
 
 
 def distractors_for_share(n_train: int, n_test: int, share: float) -> int:
