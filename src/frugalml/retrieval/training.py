@@ -6,7 +6,9 @@ with probability ``example_fraction`` (0.7 in the paper; the rest stay instructi
 that the model still works without examples), documents are encoded alone, and the loss
 is InfoNCE over in-batch negatives plus one hard negative per query
 (sentence-transformers' ``MultipleNegativesRankingLoss``, eq. 1 of the paper), with every
-batch drawn from one task.
+batch drawn from one task. Each training query is fitted to ``model.max_seq_length`` by
+:func:`~frugalml.retrieval.examples.fit_query` (least similar examples give way; the target
+query, last in the template, is never cut), and hard negatives are never test positives.
 """
 
 from __future__ import annotations
