@@ -264,7 +264,8 @@ def check_path(path, name: str, *, must_exist: bool = True, kind: str | None = N
     if must_exist and not p.exists():
         raise FileNotFoundError(f"{name}: no such file or directory: {str(p)!r}")
     if p.exists() and kind == "file" and not p.is_file():
-        raise ValueError(f"{name} must be a file; {str(p)!r} is a directory")
+        what = "a directory" if p.is_dir() else "not a regular file (a FIFO, socket or device)"
+        raise ValueError(f"{name} must be a file; {str(p)!r} is {what}")
     if p.exists() and kind == "dir" and not p.is_dir():
         raise ValueError(f"{name} must be a directory; {str(p)!r} is a file")
     return p
