@@ -95,7 +95,8 @@ class VectorIndex:
             index.hnsw.efConstruction = check_scalar(self.ef_construction, "ef_construction", integer=True, low=1)
             index.hnsw.efSearch = check_scalar(self.ef_search, "ef_search", integer=True, low=1)
         else:
-            n_lists = self.n_lists or max(1, int(round(4 * np.sqrt(self.n_))))
+            # default: ~4 sqrt(n) cells, never more cells than vectors (a tiny corpus gets one vector per cell)
+            n_lists = self.n_lists or min(self.n_, max(1, int(round(4 * np.sqrt(self.n_)))))
             n_lists = check_scalar(n_lists, "n_lists", integer=True, low=1, high=self.n_)
             quantizer = faiss.IndexFlatIP(self.d_)
             index = faiss.IndexIVFFlat(quantizer, self.d_, n_lists, faiss.METRIC_INNER_PRODUCT)
