@@ -34,15 +34,15 @@ def _check(qrels, run, k):
                          f"got {type(qrels).__name__} and {type(run).__name__}")
     if k is not None:
         check_positive(k, "k", integer=True)
-    if not _judged_or_empty(qrels):
-        raise ValueError("qrels judges no query with a relevant document (grade > 0): there is nothing to score "
-                         f"({len(qrels)} query id(s) in qrels)")
     for qid, rels in qrels.items():
         if not isinstance(rels, dict):
             raise ValueError(f"qrels[{qid!r}] must be a dict {{docid: grade}}; got {type(rels).__name__}")
         for docid, grade in rels.items():
             if not isinstance(grade, (int, np.integer)) or isinstance(grade, (bool, np.bool_)) or grade < 0:
                 raise ValueError(f"qrels[{qid!r}][{docid!r}] must be a non-negative integer grade; got {grade!r}")
+    if not _judged_or_empty(qrels):
+        raise ValueError("qrels judges no query with a relevant document (grade > 0): there is nothing to score "
+                         f"({len(qrels)} query id(s) in qrels)")
     for qid, scores in run.items():
         if not isinstance(scores, dict):
             raise ValueError(f"run[{qid!r}] must be a dict {{docid: score}}; got {type(scores).__name__}")
