@@ -88,6 +88,9 @@ def _read_id(value, where: str) -> str:
 
 
 def _read_jsonl(path: Path, kind: str) -> dict:
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{kind} file {path} is not a regular file (a BEIR folder holds corpus.jsonl, "
+                         "queries.jsonl and qrels/<split>.tsv)")
     if not path.is_file():
         raise DataNotFoundError(f"{kind} file not found: {path} (a BEIR folder holds corpus.jsonl, "
                                 "queries.jsonl and qrels/<split>.tsv)")
