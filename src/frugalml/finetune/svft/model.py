@@ -84,14 +84,20 @@ def apply_svft(model, config: SVFTConfig, *, _supports=None):
     for name, module in targets:
         if not (isinstance(module, nn.Linear) or is_conv1d(module)):
             raise ValueError(f"target module {name} is a {type(module).__name__}; SVFT adapts nn.Linear and Conv1D")
-    for p in model.parameters():
-        p.requires_grad_(False)
+        if not weight_view(module).is_meta and not bool(torch.isfinite(weight_view(module)).all()):
+            raise ValueError(f"target module {name} has NaN or infinite weights; its SVD (SVFT's basis) is undefined")
+    # build every layer first, then swap them in and freeze: a failure leaves the model untouched
+    layers = []
     for i, (name, module) in enumerate(targets):
         # one generator per layer, drawn in a fixed order (basis, support, M), so a layer's random
         # basis is the same whether its support is drawn or loaded
         generator = torch.Generator().manual_seed(int(config.seed) * 1_000_003 + i)
         override = None if _supports is None else _supports[name]
-        _set_module(model, name, _make_layer(name, module, config, generator, override))
+        layers.append((name, _make_layer(name, module, config, generator, override)))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for name, layer in layers:
+        _set_module(model, name, layer)
     for name, module in model.named_modules():
         if config.modules_to_save and _matches(name, config.modules_to_save) and not isinstance(module, SVFTLayer):
             for p in module.parameters():
