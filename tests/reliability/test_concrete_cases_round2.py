@@ -333,3 +333,41 @@ def test_solve_minimax_accepts_numpy_scalars():
     np.testing.assert_array_equal(got.x, ref.x)
     with pytest.raises(ValueError, match="alpha must be in"):
         solve_minimax(p.F, p.z0, L2=p.L2, alpha=np.float32(1.0), **kw)
+
+
+# ------------------------------------------------------------- found by probing (issue 24)
+
+
+def test_ivf_default_cells_on_a_tiny_corpus():
+    from frugalml.retrieval import VectorIndex
+
+    X = np.random.default_rng(0).normal(size=(3, 4))
+    _, ids = VectorIndex("ivf").fit(X).search(X, 3)  # "n_lists must be in [1, 3]; got 7" before
+    assert sorted(ids[0]) == [0, 1, 2]
+    with pytest.raises(ValueError, match="n_lists must be in"):
+        VectorIndex("ivf", n_lists=10).fit(X)  # a value the user gave is still checked
+
+
+def test_apply_svft_on_nan_weights_is_named_and_changes_nothing():
+    from frugalml.finetune.svft import SVFTConfig, apply_svft
+
+    model = nn.Sequential(nn.Linear(4, 3))
+    with torch.no_grad():
+        model[0].weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="target module 0 has NaN or infinite weights"):
+        apply_svft(model, SVFTConfig(target_modules=["0"]))
+    assert type(model[0]) is nn.Linear and all(p.requires_grad for p in model.parameters())
+
+
+def test_fifo_and_folder_in_place_of_files_are_named(tmp_path):
+    from frugalml._core.validation import load_npy
+    from frugalml.retrieval import load_beir, ndcg_at_k
+
+    os.mkfifo(tmp_path / "X.npy")
+    with pytest.raises(ValueError, match="--embeddings must be a file; .* is not a regular file"):
+        load_npy(tmp_path / "X.npy", "--embeddings")  # said "is a directory"
+    (tmp_path / "beir" / "corpus.jsonl").mkdir(parents=True)
+    with pytest.raises(ValueError, match="corpus file .* is not a regular file"):
+        load_beir(tmp_path / "beir")  # said "not found"
+    with pytest.raises(ValueError, match=r"qrels\['q'\] must be a dict"):
+        ndcg_at_k({"q": [1]}, {"q": {"a": 1.0}}, 3)  # said "judges no query"
