@@ -13,7 +13,7 @@ from frugalml.finetune import (
     inheritune,
     random_student,
 )
-from frugalml.finetune.inheritune import _extend, block_path
+from frugalml.finetune.inheritune import LAZY_RANK, AttentionRankProfile, _extend, block_path, column_mass
 from frugalml.lm import SmallLMConfig, count_parameters, make_small_lm
 
 VOCAB = 64
@@ -217,6 +217,45 @@ def test_attention_rank_profile_matches_manual_svd_and_restores_attention_impl()
                 want[layer, h] += next(k for k in range(1, 17) if s2[:k].sum() >= 0.9 * s2.sum() - 1e-12) / 3
     np.testing.assert_allclose(prof.ranks, want)
     np.testing.assert_allclose(prof.max_rank, want.max(1))
+
+
+def test_column_mass_on_hand_made_matrices():
+    T = 8
+    first_column = torch.zeros(T, T)
+    first_column[:, 0] = 1.0                                                  # every query on one key
+    assert float(column_mass(first_column)) == pytest.approx(1.0)
+    assert float(column_mass(torch.eye(T))) == pytest.approx(1 / T)           # each query on itself
+    causal_uniform = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1)[:, None]
+    harmonic = sum(1 / i for i in range(1, T + 1))                            # column 0 gets sum_i 1/i
+    assert float(column_mass(causal_uniform)) == pytest.approx(harmonic / T)
+    assert float(column_mass(torch.zeros(T, T))) == 0.0
+    assert column_mass(torch.stack([first_column, torch.eye(T)])).shape == (2,)
+
+
+def test_lazy_share_counts_heads_at_or_below_the_threshold():
+    ranks = np.array([[1.0, 1.5, 3.0], [2.0, 4.0, 1.6]])
+    prof = AttentionRankProfile(ranks=ranks, max_rank=ranks.max(1), seq_len=8.0, n_sequences=1, energy=0.9)
+    assert LAZY_RANK == 1.5
+    np.testing.assert_allclose(prof.lazy_share(), [2 / 3, 0.0])
+    np.testing.assert_allclose(prof.lazy_share(2.0), [2 / 3, 2 / 3])
+    d = prof.to_dict()
+    assert d["lazy_share"] == pytest.approx([2 / 3, 0.0]) and d["column_mass"] is None
+
+
+def test_attention_rank_profile_column_mass_matches_manual():
+    model = llama(n_layer=2)
+    x = tokens(2, 12, seed=3)
+    prof = attention_rank_profile(model, [x])
+    model.set_attn_implementation("eager")
+    with torch.no_grad():
+        att = model(input_ids=x, output_attentions=True).attentions           # L x [B, H, T, T]
+    want = np.zeros((2, 2))
+    for layer in range(2):
+        for h in range(2):
+            for b in range(2):
+                a = att[layer][b, h].double().numpy()
+                want[layer, h] += a.sum(0).max() / a.sum() / 2
+    np.testing.assert_allclose(prof.column_mass, want, rtol=1e-6)
 
 
 def test_attention_rank_profile_on_hand_made_uniform_causal_attention():

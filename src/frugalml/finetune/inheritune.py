@@ -201,19 +201,46 @@ def energy_rank(attention, energy: float = 0.9) -> torch.Tensor:
     return torch.where(total[..., 0] > 0, k, torch.zeros_like(k))
 
 
+def column_mass(attention) -> torch.Tensor:
+    """Share of an attention matrix's mass on its heaviest key column: ``max_j sum_i A_ij / sum_ij A_ij``.
+
+    The attention-mass view of collapse (v4: "near rank-one, single-column patterns"): 1 when
+    every query attends to the same key (e.g. an attention sink), about ``ln(T) / T`` for
+    uniform causal attention. Computed over the last two axes of ``attention`` (``[..., T, T]``,
+    rows = queries); returns a float64 tensor ``[...]`` (0 for an all-zero matrix).
+    """
+    a = torch.as_tensor(attention).double()
+    if a.ndim < 2:
+        raise ValueError(f"attention must have at least 2 dimensions [..., T, T]; got shape {tuple(a.shape)}")
+    cols = a.sum(-2)                                                    # [..., S] mass per key
+    total = cols.sum(-1)
+    return torch.where(total > 0, cols.max(-1).values / total.clamp_min(1e-300), torch.zeros_like(total))
+
+
+LAZY_RANK = 1.5     # a head whose mean k* is at most this is counted as collapsed (near rank one)
+
+
 @dataclass
 class AttentionRankProfile:
-    """Per-layer, per-head attention rank (mean ``k*`` over sequences) and the per-layer max."""
+    """Per-layer, per-head attention rank (mean ``k*`` over sequences), the per-layer max, column mass."""
 
     ranks: np.ndarray          # [n_layers, n_heads], mean k* over sequences
     max_rank: np.ndarray       # [n_layers], max over heads of ranks ("MaxRank")
     seq_len: float             # mean number of (unpadded) tokens per sequence
     n_sequences: int
     energy: float
+    column_mass: np.ndarray | None = None   # [n_layers, n_heads], mean share of mass on the heaviest column
+
+    def lazy_share(self, threshold: float = LAZY_RANK) -> np.ndarray:
+        """Per layer, the share of heads whose mean ``k*`` is at most ``threshold`` (collapsed heads)."""
+        return (np.asarray(self.ranks) <= threshold).mean(1)
 
     def to_dict(self) -> dict:
         out = asdict(self)
         out["ranks"], out["max_rank"] = self.ranks.tolist(), self.max_rank.tolist()
+        out["column_mass"] = None if self.column_mass is None else np.asarray(self.column_mass).tolist()
+        out["lazy_share"] = self.lazy_share().tolist()
+        out["lazy_threshold"] = LAZY_RANK
         return out
 
 
@@ -254,6 +281,9 @@ def attention_rank_profile(model, batches, energy: float = 0.9, *, max_sequences
     Returns
     -------
     AttentionRankProfile
+        ``ranks`` (mean ``k*`` per layer and head), ``max_rank`` (per layer), ``column_mass``
+        (mean :func:`column_mass` per layer and head) and ``lazy_share()`` (per layer, the share of
+        heads with mean ``k*`` <= 1.5).
     """
     energy = check_scalar(energy, "energy", low=0.0, high=1.0, low_inclusive=False)
     max_sequences = check_scalar(max_sequences, "max_sequences", integer=True, low=1, allow_none=True)
@@ -262,7 +292,7 @@ def attention_rank_profile(model, batches, energy: float = 0.9, *, max_sequences
     model.set_attn_implementation("eager")
     model.eval()
     device = next(model.parameters()).device
-    total, n_seq, n_tok = None, 0, 0
+    total, mass, n_seq, n_tok = None, None, 0, 0
     try:
         for batch in batches:
             ids, mask = _as_batch(batch)
@@ -275,7 +305,9 @@ def attention_rank_profile(model, batches, energy: float = 0.9, *, max_sequences
                     keep = torch.nonzero(mask[b].to(device) > 0).reshape(-1)
                     a = a[:, :, keep][:, :, :, keep]                   # [L, H, n, n]
                 k = energy_rank(a, energy).double()                    # [L, H]
+                m = column_mass(a)                                     # [L, H]
                 total = k if total is None else total + k
+                mass = m if mass is None else mass + m
                 n_seq += 1
                 n_tok += a.shape[-1]
                 if max_sequences is not None and n_seq >= max_sequences:
@@ -289,7 +321,7 @@ def attention_rank_profile(model, batches, energy: float = 0.9, *, max_sequences
         raise ValueError("batches yielded no sequence")
     ranks = (total / n_seq).cpu().numpy()
     return AttentionRankProfile(ranks=ranks, max_rank=ranks.max(1), seq_len=n_tok / n_seq, n_sequences=n_seq,
-                                energy=energy)
+                                energy=energy, column_mass=(mass / n_seq).cpu().numpy())
 
 
 @dataclass
@@ -397,5 +429,5 @@ def inheritune(reference, train_data, val_data, *, start_layers=None, step: int 
     return result
 
 
-__all__ = ["AttentionRankProfile", "BLOCK_PATHS", "InherituneResult", "attention_rank_profile", "block_path",
-           "energy_rank", "inherit", "inheritune", "random_student"]
+__all__ = ["AttentionRankProfile", "BLOCK_PATHS", "InherituneResult", "LAZY_RANK", "attention_rank_profile",
+           "block_path", "column_mass", "energy_rank", "inherit", "inheritune", "random_student"]

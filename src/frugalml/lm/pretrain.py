@@ -131,6 +131,20 @@ PRESETS = {
     "reference_smoke": PretrainPreset(max_train_chars=300_000, max_validation_chars=30_000, vocab_size=1024,
                                       n_layer=4, d_model=64, n_head=2, block_size=64, batch_size=16,
                                       max_steps=80, tokenizer_gsm_chars=100_000, early_checkpoint_step=20),
+    # Inheritune's compute-matched protocol (issue 26): an 8-layer reference narrow enough (d 64,
+    # blocks of 64 tokens) that its T-step curve flattens within the default budget; students train
+    # T steps too. The reference's seed 0 is this preset; its other seeds reuse this tokenizer.
+    "inheritune": PretrainPreset(max_train_chars=4_000_000, max_validation_chars=200_000, vocab_size=1024,
+                                 n_layer=8, d_model=64, n_head=2, block_size=64, batch_size=16, max_steps=500,
+                                 lr=6e-3, eval_every=50),
+    # The same with T = 1000 (the larger CPU setting).
+    "inheritune_1000": PretrainPreset(max_train_chars=4_000_000, max_validation_chars=200_000, vocab_size=1024,
+                                      n_layer=8, d_model=64, n_head=2, block_size=64, batch_size=16,
+                                      max_steps=1000, lr=6e-3, eval_every=100),
+    # Smoke scale of the same protocol: a 4-layer reference of width 32, seconds.
+    "inheritune_smoke": PretrainPreset(max_train_chars=300_000, max_validation_chars=30_000, vocab_size=320,
+                                       n_layer=4, d_model=32, n_head=2, block_size=32, batch_size=16,
+                                       max_steps=120, lr=1e-2, eval_every=40),
 }
 
 
