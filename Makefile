@@ -39,6 +39,7 @@ data:
 	fi
 
 run: install
+	-$(MAKE) --no-print-directory smollm2   # best effort: Inheritune's lazy-layer positive control (SmolLM2-135M)
 	$(VENV)/bin/frugalml reproduce --scale $(SCALE) --out $(OUT)
 
 smoke: install
