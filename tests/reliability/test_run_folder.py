@@ -233,3 +233,19 @@ def test_concurrent_report_rebuilds_never_collide(tmp_path):
         assert p.wait(timeout=120) == 0, p.stderr.read()
     assert "gm_matching" in (tmp_path / "report.html").read_text()
     assert _leftovers(tmp_path) == []
+
+
+def test_an_unusable_experiment_folder_fails_that_experiment_only(tmp_path, monkeypatch):
+    _fake(monkeypatch, ["one", "two"])
+    (tmp_path / "one").write_text("a file where the experiment's folder should be")
+    records = harness.reproduce(["one", "two"], scale="smoke", out=tmp_path, log=lambda *a: None)
+    assert records[0]["status"] == "crashed" and "cannot use the folder" in records[0]["error"]
+    assert records[1]["status"] == "reproduced"
+
+
+def test_unreadable_run_markers_alone_are_named(tmp_path):
+    write_json_atomic(tmp_path / "gm_matching" / "result.json", {"name": "gm_matching", "status": "reproduced"})
+    (tmp_path / "retraining").mkdir()
+    (tmp_path / "retraining" / ".running-x.json").write_text("{not json")
+    section = build_report(tmp_path).read_text().split('id="retraining"')[1]
+    assert "run markers beside it cannot be read" in section

@@ -57,11 +57,15 @@ def run_one(name: str, scale: str, seed: int, out: Path) -> dict:
     or a kill leaves it in place with this run's marker, which the report shows.
     """
     outdir = Path(out) / name
-    outdir.mkdir(parents=True, exist_ok=True)
-    prov = provenance()
-    marker = start_marker(outdir, {"name": name, "scale": scale, "seed": seed, "started": prov["started"],
-                                   "started_unix": prov["started_unix"]})
     record = {"name": name, "scale": scale, "seed": seed, "status": "crashed", "figures": []}
+    prov = provenance()
+    try:  # the experiment's folder (a file of that name, a full disk): this experiment fails, not the others
+        outdir.mkdir(parents=True, exist_ok=True)
+        marker = start_marker(outdir, {"name": name, "scale": scale, "seed": seed, "started": prov["started"],
+                                       "started_unix": prov["started_unix"]})
+    except OSError as exc:
+        return {**record, "runtime_s": 0.0, "provenance": finish_provenance(prov),
+                "error": f"cannot use the folder {str(outdir)!r}: {type(exc).__name__}: {exc}"}
     start = time.perf_counter()
     try:
         try:

@@ -142,7 +142,10 @@ def _load_record(path: Path) -> dict:
     if path.is_symlink() and not _inside(path, folder):
         return _unreadable(path, folder, "refused: result.json is a symbolic link out of the experiment folder")
     if not path.exists() and not path.is_symlink():
-        return _with_run_state({"name": folder.name, "status": "missing", "figures": []}, folder)
+        record = _with_run_state({"name": folder.name, "status": "missing", "figures": []}, folder)
+        if record["status"] == "missing":  # only unreadable run markers
+            return _unreadable(path, folder, "no result yet, and the run markers beside it cannot be read")
+        return record
     try:
         record = read_json_safe(path.resolve() if path.is_symlink() else path)
     except UnsafeFileError as exc:
