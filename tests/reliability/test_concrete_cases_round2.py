@@ -371,3 +371,22 @@ def test_fifo_and_folder_in_place_of_files_are_named(tmp_path):
         load_beir(tmp_path / "beir")  # said "not found"
     with pytest.raises(ValueError, match=r"qrels\['q'\] must be a dict"):
         ndcg_at_k({"q": [1]}, {"q": {"a": 1.0}}, 3)  # said "judges no query"
+
+
+@pytest.mark.parametrize("arg", ["lipschitz", "noise"])
+def test_affine_window_scales_that_overflow_the_risk_are_named(arg):
+    from frugalml import icl
+
+    kw = dict(d=2, context_size=5, lipschitz=1.0, noise=0.1, n_contexts=50, random_state=0)
+    with pytest.raises(ValueError, match=f"{arg} must be in"):  # OverflowError (34, ...) before
+        icl.optimal_affine_window(**{**kw, arg: 1e200})
+    with pytest.raises(ValueError, match=f"{arg} must be in"):
+        icl.affine_window_risk(1.0, **{**kw, arg: 1e200})
+
+
+@pytest.mark.parametrize("grades", [[np.nan, 1], [-1], [np.inf]])
+def test_dcg_refuses_nan_negative_and_infinite_grades(grades):
+    from frugalml.retrieval.metrics import dcg
+
+    with pytest.raises(ValueError, match="grades"):
+        dcg(grades, "linear")

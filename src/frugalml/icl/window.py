@@ -26,10 +26,14 @@ import torch
 from scipy.optimize import minimize_scalar
 
 from frugalml._core import check_array, check_positive, check_random_state, torch_generator
+from frugalml._core.validation import check_scalar
 from frugalml.icl.tasks import sample_sphere
 
 __all__ = ["affine_window_risk", "attention_window", "optimal_affine_window", "optimal_linear_attention",
            "optimal_window", "subspace_concentration", "window_risk"]
+
+
+_MAX_SCALE = 1e150  # the risk is L**2 G + sigma**2 H: squares of larger scales overflow float64
 
 
 def _check_int(v, name):
@@ -138,8 +142,9 @@ def affine_window_risk(w, d: int, context_size: int, lipschitz: float, noise: fl
     -------
     dict of numpy arrays shaped like ``w``: ``risk``, ``G``, ``H``.
     """
-    lipschitz = check_positive(lipschitz, "lipschitz", strict=False)
-    noise = check_positive(noise, "noise", strict=False)
+    # L**2 and sigma**2 must stay finite (1e200**2 overflowed: OverflowError or an inf risk)
+    lipschitz = check_scalar(lipschitz, "lipschitz", low=0, high=_MAX_SCALE)
+    noise = check_scalar(noise, "noise", low=0, high=_MAX_SCALE)
     ws = np.atleast_1d(check_array(w, "w", ndim=None, min_samples=0))  # finite, real, numeric
     sample = _AffineRiskSample(d, context_size, n_contexts, random_state)
     gh = np.array([sample.terms(float(v)) for v in ws.ravel()]).reshape(*ws.shape, 2)
@@ -161,8 +166,9 @@ def optimal_affine_window(d: int, context_size: int, lipschitz: float, noise: fl
     noise the optimum stays finite for affine tasks: the weighted mean of the context
     inputs lies inside the ball, so the nearest neighbour is not the best interpolant.
     """
-    lipschitz = check_positive(lipschitz, "lipschitz", strict=False)
-    noise = check_positive(noise, "noise", strict=False)
+    # L**2 and sigma**2 must stay finite (1e200**2 overflowed: OverflowError or an inf risk)
+    lipschitz = check_scalar(lipschitz, "lipschitz", low=0, high=_MAX_SCALE)
+    noise = check_scalar(noise, "noise", low=0, high=_MAX_SCALE)
     sample = _AffineRiskSample(d, context_size, n_contexts, random_state)
 
     def risk(logw):

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from frugalml._core import check_option, check_positive
+from frugalml._core.validation import check_array
 
 
 def _ranked(scores: dict) -> list:
@@ -79,7 +80,9 @@ def dcg(grades, gains: str = "exponential") -> float:
     binary labels is the same); ``"linear"`` uses ``g`` (``trec_eval`` / ``pytrec_eval``).
     """
     check_option(gains, ("exponential", "linear"), "gains")
-    g = np.asarray(list(grades), dtype=np.float64)
+    g = check_array(list(grades), "grades", ndim=1, min_samples=0)  # finite, real
+    if g.size and g.min() < 0:
+        raise ValueError(f"grades must be non-negative relevance grades; got {g.min():g}")
     if g.size and gains == "exponential" and g.max() > _MAX_EXP_GRADE:
         raise ValueError(f"grades up to {g.max():g}: the exponential gain 2**g - 1 overflows above "
                          f"{_MAX_EXP_GRADE}; use gains='linear' (ndcg_at_k handles such grades by scaling)")
