@@ -74,7 +74,11 @@ def test_smoke_runs_checks_and_plots(smoke, tmp_path):
 
 # ---------------------------------------------------------------------------- broken variants, end to end
 # Each variant breaks the method inside the pipeline and reruns it at smoke scale (the references come
-# from the module's cache). The claim it targets must hold for the real pipeline and fail for the variant.
+# from the module's cache) with the arms the targeted claim compares. The claim must fail for the variant.
+# At smoke scale (a 4-layer width-32 reference, T = 120) the real pipeline holds the non-inferiority claim
+# but not "beats random at T" or "first beats last" (a 2-layer model catches up within T steps there), so
+# for those two the test also checks the variant is what it says: the student's losses equal the arm it
+# was turned into, seed for seed, while the real pipeline's differ.
 
 @pytest.fixture
 def run_broken(cache):
@@ -95,7 +99,9 @@ def test_inherit_copying_nothing_fails_the_random_init_claims(smoke, run_broken,
 
     monkeypatch.setattr(ft, "inherit", copies_nothing)
     broken = run_broken(["inherit_first", "random"])
-    assert _held(smoke, BEATS_RANDOM) and not _held(broken, BEATS_RANDOM)
+    assert not _held(broken, BEATS_RANDOM)
+    assert all(sd["arms"]["inherit_first"]["val_loss"] == sd["arms"]["random"]["val_loss"] for sd in broken["seeds"])
+    assert all(sd["arms"]["inherit_first"]["val_loss"] != sd["arms"]["random"]["val_loss"] for sd in smoke["seeds"])
 
 
 @pytest.mark.slow
@@ -109,7 +115,11 @@ def test_inherit_copying_the_last_layers_fails_first_vs_last(smoke, run_broken, 
 
     monkeypatch.setattr(ft, "inherit", copies_last)
     broken = run_broken(["inherit_first", "inherit_last"])
-    assert _held(smoke, FIRST_VS_LAST) and not _held(broken, FIRST_VS_LAST)
+    assert not _held(broken, FIRST_VS_LAST)
+    same = [sd["arms"]["inherit_first"]["val_loss"] == sd["arms"]["inherit_last"]["val_loss"] for sd in broken["seeds"]]
+    assert all(same)
+    assert not any(sd["arms"]["inherit_first"]["start_val_loss"] == sd["arms"]["inherit_last"]["start_val_loss"]
+                   for sd in smoke["seeds"])
 
 
 @pytest.mark.slow
@@ -119,7 +129,13 @@ def test_student_not_trained_fails_non_inferiority(smoke, run_broken, monkeypatc
     real = inheritune._train_arm
 
     def student_untrained(model, train, val, cfg, steps, rs, pad, desc):
-        return real(model, train, val, cfg, 0 if desc.startswith("inherit_first") else steps, rs, pad, desc)
+        if not desc.startswith("inherit_first"):
+            return real(model, train, val, cfg, steps, rs, pad, desc)
+        from frugalml.lm import evaluate_loss
+
+        start = evaluate_loss(model, val, pad_token_id=pad)            # the student as inherited, 0 steps
+        return {"val_loss": start, "start_val_loss": start, "curve": [{"step": 0, "val_loss": start}], "steps": 0,
+                "train_s": 0.0}
 
     monkeypatch.setattr(inheritune, "_train_arm", student_untrained)
     broken = run_broken(["inherit_first"])

@@ -534,7 +534,8 @@ def plot(result: dict, outdir) -> list:
     for key, ax in panels:
         p = lz.get(key)
         if not p or "missing" in p:
-            ax.text(0.5, 0.5, "SmolLM2-135M not installed\n(make smollm2)", ha="center", va="center")
+            why = "not measured at this scale" if not p else "not installed (make smollm2)"
+            ax.text(0.5, 0.5, f"{'SmolLM2-135M' if key == 'smollm2' else key}:\n{why}", ha="center", va="center")
             ax.set_axis_off()
             continue
         ranks = np.array(p["ranks"])                                              # [L, H]
@@ -544,6 +545,8 @@ def plot(result: dict, outdir) -> list:
         ax.scatter(lazy[:, 0], lazy[:, 1], marker="x", color="r", s=14, label=f"k* <= {LAZY_RANK}")
         ax.set_xticks(range(0, len(ranks), max(1, len(ranks) // 10)))
         ax.set_xticklabels([str(i + 1) for i in range(0, len(ranks), max(1, len(ranks) // 10))])
+        ax.set_yticks(range(ranks.shape[1]))
+        ax.set_yticklabels([str(h + 1) for h in range(ranks.shape[1])])
         ax.set_xlabel("layer")
         ax.set_ylabel("head")
         ax.set_title(f"k* per head (90% energy): {p['model'].split(' (')[0]}", fontsize=9)
