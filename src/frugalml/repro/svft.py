@@ -732,8 +732,8 @@ def plot(result: dict, outdir) -> list:
     for ax, (ckpt, arms, title) in zip(axes[0], panels):
         for i, arm in enumerate(arms):
             a = s[ckpt][arm]
-            line, = ax.plot(range(1, len(a["train_curve"]) + 1), a["train_curve"], lw=1, color=f"C{i % 10}",
-                            label=arm)
+            line, = ax.plot(range(1, len(a["train_curve"]) + 1), a["train_curve"], lw=1,
+                            color=plt.get_cmap("tab20")(i % 20), label=arm)
             ax.plot(a["val_step"], a["val_curve"], marker="o", ls="--", color=line.get_color())
         ax.set_xlabel("optimiser step")
         ax.set_ylabel("loss (line: training batch; dashed + dots: held-out)")
