@@ -390,3 +390,18 @@ def test_dcg_refuses_nan_negative_and_infinite_grades(grades):
 
     with pytest.raises(ValueError, match="grades"):
         dcg(grades, "linear")
+
+
+@pytest.mark.parametrize("model, kw, match", [
+    ("base", dict(target_modules=5), "target_modules must be a non-empty list"),  # 'int' object is not iterable
+    ("base", dict(target_modules=["0"], modules_to_save=7), "modules_to_save must be None"),
+    ("base", dict(target_modules=["0"], modules_to_save="("), "modules_to_save .* is not a valid regex"),
+    (None, dict(target_modules=["0"]), "model must be a torch.nn.Module"),  # AttributeError before
+])
+def test_apply_svft_bad_arguments_are_named(model, kw, match):
+    from frugalml.finetune.svft import SVFTConfig, apply_svft
+
+    base = nn.Sequential(nn.Linear(6, 5))
+    with pytest.raises(ValueError, match=match):
+        apply_svft(base if model == "base" else model, SVFTConfig(**kw))
+    assert type(base[0]) is nn.Linear and all(p.requires_grad for p in base.parameters())

@@ -92,8 +92,18 @@ class SVFTConfig:
                 re.compile(self.target_modules)
             except re.error as exc:
                 raise ValueError(f"target_modules {self.target_modules!r} is not a valid regex: {exc}") from exc
-        elif not self.target_modules or not all(isinstance(t, str) for t in self.target_modules):
+        elif not isinstance(self.target_modules, (list, tuple)) or not self.target_modules \
+                or not all(isinstance(t, str) for t in self.target_modules):
             raise ValueError(f"target_modules must be a non-empty list of str or a regex str; got {self.target_modules!r}")
+        if isinstance(self.modules_to_save, str):
+            try:
+                re.compile(self.modules_to_save)
+            except re.error as exc:
+                raise ValueError(f"modules_to_save {self.modules_to_save!r} is not a valid regex: {exc}") from exc
+        elif self.modules_to_save is not None and (not isinstance(self.modules_to_save, (list, tuple))
+                                                   or not all(isinstance(t, str) for t in self.modules_to_save)):
+            raise ValueError(f"modules_to_save must be None, a list of str or a regex str; "
+                             f"got {self.modules_to_save!r}"[:200])
         return self
 
     def matches(self, name: str) -> bool:

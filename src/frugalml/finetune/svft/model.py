@@ -73,6 +73,8 @@ def apply_svft(model, config: SVFTConfig, *, _supports=None):
     -------
     model : the same object, with ``model.svft_config`` set.
     """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     if not isinstance(config, SVFTConfig):
         raise ValueError(f"config must be an SVFTConfig; got {type(config).__name__}")
     config.validate()
