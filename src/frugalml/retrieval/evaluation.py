@@ -150,7 +150,7 @@ def fit_queries(queries: dict, *, tokenizer, max_length: int, instruction=None, 
     raw = [q for (q, ex), f in zip(texts.values(), fitted) if f is None]
     raw_n = iter(count_tokens(tokenizer, raw)) if raw else iter(())
     out, full, enc, given, kept, trimmed, cut = {}, [], [], [], [], [], []
-    for qid, (q, ex), f in zip(texts, texts.values(), fitted):
+    for qid, (q, _ex), f in zip(texts, texts.values(), fitted):
         if f is None:
             n = next(raw_n)
             f = FittedQuery(q, n, min(n, max_length), 0, 0, 0, n <= max_length)
@@ -167,6 +167,26 @@ def fit_queries(queries: dict, *, tokenizer, max_length: int, instruction=None, 
              "examples_trimmed": float(np.mean(trimmed)), "target_truncated": float(np.mean(cut)),
              "max_length": int(max_length)}
     return out, example_ms, stats
+
+
+def _check_corpus_embeddings(ids, demb, corpus):
+    """``corpus_embeddings`` as ``encode_corpus`` returns it: one row per id, the ids those of ``corpus``."""
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__"):
+        raise ValueError(f"corpus_embeddings must be (ids, embeddings) as encode_corpus returns; ids is {type(ids).__name__}")
+    demb = check_array(demb, "corpus_embeddings", ndim=2, dtype=np.float32)
+    ids = list(ids)
+    if len(ids) != demb.shape[0]:
+        raise ValueError(f"corpus_embeddings: {len(ids)} ids but {demb.shape[0]} embedding rows; they must match "
+                         "(encode_corpus(model, corpus) gives both)")
+    if len(set(ids)) != len(ids):
+        raise ValueError("corpus_embeddings: the ids hold duplicates")
+    unknown = [d for d in ids if d not in corpus]
+    if unknown:
+        raise ValueError(f"corpus_embeddings: {len(unknown)} id(s) are not in corpus, e.g. {unknown[0]!r}")
+    if len(ids) != len(corpus):
+        raise ValueError(f"corpus_embeddings covers {len(ids)} of the {len(corpus)} corpus documents; "
+                         "encode the whole corpus (encode_corpus(model, corpus))")
+    return ids, demb
 
 
 def evaluate_retrieval(model, corpus: dict, queries: dict, qrels: dict, *, instruction: str | None = None,
@@ -196,6 +216,7 @@ def evaluate_retrieval(model, corpus: dict, queries: dict, qrels: dict, *, instr
     batch_size = check_scalar(batch_size, "batch_size", integer=True, low=1)
     ids, demb = corpus_embeddings if corpus_embeddings is not None else encode_corpus(model, corpus,
                                                                                        batch_size=2 * batch_size)
+    ids, demb = _check_corpus_embeddings(ids, demb, corpus)
     max_length = getattr(model, "max_seq_length", None)
     texts, example_ms, token_stats = fit_queries(queries, tokenizer=model.tokenizer, max_length=max_length or 10**9,
                                                  instruction=instruction, examples=examples,
