@@ -64,10 +64,11 @@ def _cmd_reproduce(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    from frugalml._core.validation import check_path
     from frugalml.repro.report import build_report
 
     try:
-        path = build_report(args.dir)
+        path = build_report(check_path(args.dir, "DIR", must_exist=False, kind="dir"))  # '' is not '.'
     except (ValueError, OSError) as exc:
         print(f"frugalml report: error: {exc}", file=sys.stderr)
         return 2

@@ -405,3 +405,8 @@ def test_apply_svft_bad_arguments_are_named(model, kw, match):
     with pytest.raises(ValueError, match=match):
         apply_svft(base if model == "base" else model, SVFTConfig(**kw))
     assert type(base[0]) is nn.Linear and all(p.requires_grad for p in base.parameters())
+
+
+def test_report_of_an_empty_path_is_refused_not_taken_as_cwd(capsys):
+    assert cli.main(["report", ""]) == 2
+    assert "DIR must be a non-empty path" in capsys.readouterr().err
