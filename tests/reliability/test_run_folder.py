@@ -101,9 +101,10 @@ def test_two_processes_into_one_folder_and_one_killed_mid_run(tmp_path, launcher
 
     # a re-run killed mid-experiment: the last complete result stays, marked as the earlier run
     c = launcher(out, "killed", 60)
-    deadline = time.time() + 30
+    deadline = time.time() + 120  # generous: process start-up on a loaded machine
     while not list((out / "fake_a").glob(".running-*.json")) and time.time() < deadline:
         time.sleep(0.05)
+    assert list((out / "fake_a").glob(".running-*.json")), "the re-run never started fake_a"
     time.sleep(0.2)
     c.send_signal(signal.SIGKILL)
     c.wait(timeout=30)
