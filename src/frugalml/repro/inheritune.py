@@ -502,7 +502,8 @@ def plot(result: dict, outdir) -> list:
             ax.fill_between(steps, vals.min(0), vals.max(0), color=colors[arm], alpha=0.15)
     ax.axvline(T, color="k", ls=":", lw=1, label=f"T = {T}")
     ref = result["summary"]["reference"]["val_loss_mean"]
-    ax.set_ylim(ref - 0.5, result["summary"]["random"]["val_loss_mean"] + 1.0)
+    low = min(result["summary"][a]["val_loss_mean"] for a in result["summary"]) - 0.2
+    ax.set_ylim(low, result["summary"]["random"]["val_loss_mean"] + 1.0)
     ax.set_xlabel("optimiser steps of the model")
     ax.set_ylabel("held-out validation loss")
     ax.set_title(f"where T sits on the {result['reference']['n_layers']}-layer reference's curve")
@@ -513,7 +514,7 @@ def plot(result: dict, outdir) -> list:
         steps, vals = mean_curve(arm)
         ax.plot(steps, vals.mean(0), marker="o", ms=3, color=colors[arm], label=ARM_LABELS[arm])
     ax.axhline(ref, color=colors["reference"], ls="--", lw=1, label=f"reference at T {ref:.3f}")
-    ax.set_ylim(ref - 0.5, result["summary"]["random"]["val_loss_mean"] + 1.0)
+    ax.set_ylim(low, result["summary"]["random"]["val_loss_mean"] + 1.0)
     ax.set_xlabel("optimiser steps after initialisation / inheritance")
     ax.set_ylabel("held-out validation loss")
     ax.set_title("students (mean over seeds)")
