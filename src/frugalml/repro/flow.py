@@ -160,7 +160,7 @@ def _tune(cfg, data, seed):
 
 
 def _run_vision(cfg, seed):
-    seeds, state = [], []
+    seeds = []
     data = _load(cfg, seed) if cfg["data"] != "digits" else None  # Fashion-MNIST: one load, seeds subsample
     tuning = _tune(cfg, data, seed)
     lr_star = tuning["selection"]["chosen"]
@@ -370,7 +370,7 @@ def check(result: dict) -> dict:
     v = vision_arrays(result)
     vis = result["vision"]
     n = len(vis["seeds"])
-    st, fl, fn = v["standard"], v["flow"], v["flow_normalized"]
+    st, fl = v["standard"], v["flow"]
     sel = _selection(vis)
     lr = vis["lr_star"]
     cands = [str(c) for c in sel["candidates"]]

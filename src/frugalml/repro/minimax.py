@@ -380,7 +380,7 @@ def check(result: dict) -> dict:
 
     table, beyond = [], []
     rivals = ("HIPNEX", "Optimal SOM (line search)")
-    for key, r in result["large"].items():
+    for r in result["large"].values():
         M = r["methods"]
         geo = r["instances"][0]
         geo_txt = (f"||x*||={geo['x_star_norm']:.3g}, ||y*||={geo['y_star_norm']:.3g}, ||z0-z*||={geo['dist0']:.3g}, "
