@@ -399,6 +399,12 @@ def check(result: dict) -> dict:
         return f"{s[arm]['val_loss_mean']:.3f}±{s[arm]['val_loss_std']:.3f}"
 
     claims = []
+    context = ""                    # what the non-inferiority claim is worth: is the reference still steep?
+    if "random" in s:
+        context += f"; random init at T {ms('random')}"
+    if "reference_2x" in s and _flatness(result):
+        context += (f"; the reference's T more steps still bring {np.mean(_flatness(result)):.0%} of its first T's "
+                    "gain (0% = flat)")
     t = non_inferiority(first, ref, margin=margin, higher_is_better=False,
                         label=f"inherit first {k} (T) vs reference {L}L (T), margin {margin:.3f}")
     claims.append(claim(
@@ -406,7 +412,7 @@ def check(result: dict) -> dict:
         f"is no worse than the {L}-layer reference at T (non-inferiority, margin {100 * MATCH_MARGIN:.0f}% of "
         "the reference's loss)", t["held"],
         f"student {ms('inherit_first')}, reference {ms('reference')} (n={n} seeds); student - reference "
-        f"{-t['effect']:+.3f} ± {t['se']:.3f} (SE), margin {margin:.3f}",
+        f"{-t['effect']:+.3f} ± {t['se']:.3f} (SE), margin {margin:.3f}" + context,
         paper="GPT-2 M 16L 2.81 = 24L 2.81; L 18L 2.80 vs 36L 2.85; XL 24L 2.64 vs 48L 2.65", test=t))
     if "random_2x" in s:
         t = superiority(first, _losses(result, "random_2x"), higher_is_better=False,
