@@ -260,7 +260,7 @@ def run_config(cfg: dict, seed: int = 0, *, scale: str = "custom") -> dict:
     from dataclasses import asdict
 
     from frugalml.finetune.inheritune import _blocks
-    from frugalml.lm import BlockDataset, corpus_validation_blocks, count_parameters
+    from frugalml.lm import BlockDataset, count_parameters
 
     start = time.perf_counter()
     cfg = dict(cfg)
@@ -633,11 +633,11 @@ def _run_paper(cfg, seed):
         texts = _subset(corpus.train, cfg["data_fraction"], check_random_state(rs))
         train = BlockDataset(tok, texts, cfg["block_size"])
         first_train = train if first_train is None else first_train
-        makers = {"inherit_first": (lambda: inherit(reference, k, random_state=rs), n),
-                  "random": (lambda: random_student(reference, k, random_state=rs), n),
-                  "random_2x": (lambda: random_student(reference, k, random_state=rs), 2 * n),
-                  "inherit_last": (lambda: inherit(reference, k, which="last", random_state=rs), n),
-                  "inherit_first_no_emb": (lambda: inherit(reference, k, copy_embeddings=False, random_state=rs), n)}
+        makers = {"inherit_first": (lambda rs=rs: inherit(reference, k, random_state=rs), n),
+                  "random": (lambda rs=rs: random_student(reference, k, random_state=rs), n),
+                  "random_2x": (lambda rs=rs: random_student(reference, k, random_state=rs), 2 * n),
+                  "inherit_last": (lambda rs=rs: inherit(reference, k, which="last", random_state=rs), n),
+                  "inherit_first_no_emb": (lambda rs=rs: inherit(reference, k, copy_embeddings=False, random_state=rs), n)}
         arms = {arm: _train_arm(make(), train, val, cfg, steps, rs, pad, f"{arm} s{rs}")
                 for arm, (make, steps) in makers.items()}
         seeds.append({"seed": rs, "arms": arms})
