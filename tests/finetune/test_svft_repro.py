@@ -69,6 +69,11 @@ def test_every_gate_holds_when_svft_is_on_the_front():
     assert "svft_plain" in front and "lora_r1" not in front
 
 
+def test_one_seed_is_no_evidence():
+    out = svft.check(_fake(FINAL_GOOD, EARLY_GOOD, n=1))
+    assert _held(out) == [False] * 8
+
+
 def test_front_pairs_take_the_largest_svft_budget_not_above_each_lora_arm():
     r = _fake(FINAL_GOOD, EARLY_GOOD)
     assert svft.front_pairs(r) == [("svft_plain", "lora_r1"), ("svft_banded_d2", "lora_r2"),

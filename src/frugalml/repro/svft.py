@@ -456,6 +456,9 @@ def check(result: dict) -> dict:
     n = len(result["seeds"])
     delta = margin(result)
     claims = []
+    # One seed has no standard error: the stats module then falls back to a plain comparison, which
+    # is no evidence; no claim holds on fewer than two seeds.
+    enough = n >= 2
 
     # 1. Pareto front: every LoRA arm is matched, within the margin, by SVFT at no larger budget.
     ni = {}
@@ -472,7 +475,7 @@ def check(result: dict) -> dict:
             f"SVFT on the Pareto front at {lora}'s budget: {svft} ({_n(result, svft):,} parameters) is non-inferior "
             f"to {lora} ({_n(result, lora):,}) on held-out loss (margin {MARGIN:.0%} of full FT's gain = "
             f"{delta:.3f} nats; one-sided paired t-test, alpha {ALPHA})",
-            t["held"], f"loss {fin[svft]['loss_mean']:.4f} vs {fin[lora]['loss_mean']:.4f}; {_fmt_test(t)}; "
+            t["held"] and enough, f"loss {fin[svft]['loss_mean']:.4f} vs {fin[lora]['loss_mean']:.4f}; {_fmt_test(t)}; "
             f"recovery {fin[svft]['recovery']:.1%} vs {fin[lora]['recovery']:.1%}",
             paper="SVFT^P 40.34 (0.19M) vs LoRA r=1 32.97 (0.82M) on GSM8K, Gemma-2B; GLUE: SVFT^P 88.54 (0.06M) "
                   "vs LoRA r=8 88.50 (1.33M); Fig. 1", test=t))
@@ -486,7 +489,7 @@ def check(result: dict) -> dict:
         best = max(sup, key=lambda t: -math.inf if t["slack_se"] is None else t["slack_se"])
         claims.append(claim(
             f"SVFT strictly beats LoRA at a matched or smaller budget at least once ({k} pairs, one-sided paired "
-            f"t-tests at alpha {ALPHA}/{k})", any(t["held"] for t in sup),
+            f"t-tests at alpha {ALPHA}/{k})", enough and any(t["held"] for t in sup),
             "; ".join(f"{t['label']}: {-t['effect']:+.4f} ± {t['se']:.4f} ({describe(t)})" for t in sup),
             paper="SVFT above LoRA at equal or smaller budgets (Table 2: SVFT^P 40.34 vs LoRA r=1 32.97)", test=best))
 
@@ -503,7 +506,7 @@ def check(result: dict) -> dict:
             s_best = max(cheaper, key=lambda a: fin[a]["recovery"])
             t = non_inferiority(rec[s_best], rec[l_best], margin=MARGIN, alpha=ALPHA,
                                 label=f"{s_best} recovery vs {l_best}")
-            held, measured = t["held"], (f"LoRA's best, {l_best}, recovers {fin[l_best]['recovery']:.1%} of full FT's "
+            held, measured = t["held"] and enough, (f"LoRA's best, {l_best}, recovers {fin[l_best]['recovery']:.1%} of full FT's "
                                          f"gain; LoRA needs {needs} ({_n(result, needs):,} parameters) to be within "
                                          f"{MARGIN:.0%} of it; SVFT's best below that budget, {s_best} "
                                          f"({_n(result, s_best):,}), recovers {fin[s_best]['recovery']:.1%}; "
@@ -532,7 +535,7 @@ def check(result: dict) -> dict:
             f"better pre-trained weights help {svft} more than {lora} at a matched budget ({ns:,} vs {nl:,} "
             f"parameters): larger loss drop from the early to the final checkpoint (one-sided paired t-test), "
             f"with {svft} non-inferior to {lora} at the final checkpoint",
-            matched and t_gain["held"] and t_ni["held"],
+            enough and matched and t_gain["held"] and t_ni["held"],
             f"gain {gain[svft].mean():+.4f} vs {gain[lora].mean():+.4f}: {_fmt_test(t_gain)}; at the final "
             f"checkpoint {describe(t_ni)}; early-checkpoint loss {s['early'][svft]['loss_mean']:.4f} vs "
             f"{s['early'][lora]['loss_mean']:.4f}" + ("" if matched else "; budgets NOT matched: not applicable"),
