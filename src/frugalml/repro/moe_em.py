@@ -158,7 +158,7 @@ def _iterations_to_mle(cfg, seed, beta_norm, cond):
         best, best_lr = cap + 1, None
         for lr in sorted(cfg["lr_grid"], reverse=True):  # large steps first: later runs stop at the best count
             fit = fit_symmetric(data.X, data.y, b0, w0, solver="gd", learning_rate=lr, max_iter=min(cap, best),
-                                stop=lambda b, w: _dist(b, w, mle.beta, mle.w) <= MLE_TOL, diverge_below=1.0)
+                                stop=lambda b, w, m=mle: _dist(b, w, m.beta, m.w) <= MLE_TOL, diverge_below=1.0)
             if fit.converged and fit.nit < best:
                 best, best_lr = fit.nit, lr
         gd_counts.append(best)
