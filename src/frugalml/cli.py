@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 
@@ -23,21 +22,12 @@ def _write_npy_atomic(path: Path, array) -> None:
     """``np.save`` to exactly ``path`` through a unique temporary file: a failure leaves no half file."""
     import numpy as np
 
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    from frugalml._core.results import replace_atomic
+
+    try:  # a file handle: np.save(str) would append ".npy" to the path given
+        replace_atomic(path, lambda fh: np.save(fh, array, allow_pickle=False), mode="wb")
     except OSError as exc:
         raise ValueError(f"--out: cannot write in {str(path.parent)!r} ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:  # exactly the path given: np.save(str) would append ".npy"
-            np.save(fh, array, allow_pickle=False)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _cmd_list(args) -> int:
@@ -77,7 +67,6 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_select(args) -> int:
-    import numpy as np
 
     from frugalml.selection import SELECTORS
 

@@ -47,22 +47,35 @@ def _umask() -> int:
     return mask
 
 
-def write_json_atomic(path, obj, *, indent: int = 2) -> Path:
-    """Write ``obj`` as JSON to ``path`` through a temporary file and ``os.replace``."""
+def replace_atomic(path, write, *, mode: str = "w") -> Path:
+    """Write ``path`` whole or not at all: ``write(fh)`` fills a unique temporary file beside it
+    (opened with ``mode``), which then replaces ``path`` with ``os.replace``. A failure removes the
+    temporary file and leaves ``path`` as it was; concurrent writers never share a temporary name.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # unique per writer
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(to_jsonable(obj), fh, indent=indent)
-            fh.write("\n")
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give results the figures' permissions
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give files the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def write_json_atomic(path, obj, *, indent: int = 2) -> Path:
+    """Write ``obj`` as JSON to ``path`` through a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(fh):
+        json.dump(to_jsonable(obj), fh, indent=indent)
+        fh.write("\n")
+
+    return replace_atomic(path, write)
 
 
 def read_json(path):

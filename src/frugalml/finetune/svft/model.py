@@ -8,13 +8,12 @@ the model in place, since PEFT's tuner registry is closed to new methods.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from frugalml._core.results import replace_atomic
 from frugalml._core.validation import check_path
 from frugalml.finetune.svft.config import SVFTConfig, _matches, budget, support
 from frugalml.finetune.svft.layer import SVFTLayer, is_conv1d, random_orthonormal, thin_svd, weight_view
@@ -198,7 +197,7 @@ def save_svft(model, path):
     saved: :func:`load_svft` recomputes them from the base weights (fixed sign convention) or,
     for the random-basis control, from the seed.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     layers = _require_layers(model)
     config = getattr(model, "svft_config", None)
@@ -223,24 +222,9 @@ def save_svft(model, path):
     meta = {"peft_type": "SVFT", "config": config.to_dict(),
             "layers": {n: {"d_out": l.d_out, "d_in": l.d_in, "k": l.k} for n, l in layers.items()}}
     # both files through unique temporary names: a crash or a concurrent save never leaves half a file
-    _replace_atomic(path / WEIGHTS_NAME, lambda tmp: save_file(tensors, tmp))
-    _replace_atomic(path / CONFIG_NAME, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+    replace_atomic(path / WEIGHTS_NAME, lambda fh: fh.write(save(tensors)), mode="wb")
+    replace_atomic(path / CONFIG_NAME, lambda fh: fh.write(json.dumps(meta, indent=2)))
     return path
-
-
-def _replace_atomic(target: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _read_adapter(path: Path):
