@@ -105,7 +105,7 @@ def _selection_specs():
         Spec("allocate_budget", caller(selection.allocate_budget, class_sizes=[10, 20], k=6),
              numbers={"k": 6}, arrays={"class_sizes": np.array([10, 20])}),
     ]
-    for name, cls in selection.SELECTORS.items():
+    for cls in selection.SELECTORS.values():
         extra = {}
         numbers = {"fraction": 0.2}
         flags = ("per_class",)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 
-from frugalml._core import check_array, check_positive, check_random_state, torch_generator
+from frugalml._core import check_array, check_random_state, torch_generator
 from frugalml._core.validation import check_scalar
 from frugalml.icl.tasks import sample_sphere
 
