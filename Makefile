@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 SCALE   ?= default
 OUT     ?= runs/latest
 
-.PHONY: run test smoke install data bench clean smollm2
+.PHONY: run test lint smoke install data bench clean smollm2
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -45,8 +45,12 @@ run: install
 smoke: install
 	$(VENV)/bin/frugalml reproduce --scale smoke --out runs/smoke
 
-test: install
+test: install lint
 	$(VPY) -m pytest -q
+
+# ruff (pyflakes + bugbear), configured in pyproject.toml; part of `make test`.
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
 
 # Benchmarks against the peers (geom-median, cleanlab, cgmm): minutes, not part of the tests.
 bench: install

@@ -83,9 +83,9 @@ def smoke():
 
 def test_smoke_run_check_and_plot(smoke, tmp_path):
     assert set(smoke["results"]) == {"coded_people"}
-    for t, arms in smoke["results"].items():
+    for arms in smoke["results"].values():
         assert set(arms) == set(rare.ARMS)
-        for arm, runs in arms.items():
+        for runs in arms.values():
             assert len(runs) == rare.SCALES["smoke"]["seeds"]
             assert all(0.0 <= r["ndcg@10"] <= 1.0 for r in runs)
             # the target query always reaches the encoder

@@ -1,7 +1,6 @@
 """Offline tasks (disjoint splits, BEIR round trip) and evaluate_retrieval with a mock encoder."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ def _check_task(t, n_train, n_test):
     assert set(t.queries["train"]).isdisjoint(t.queries["test"])
     assert set(t.queries["train"].values()).isdisjoint(t.queries["test"].values())  # unseen test queries
     for split in ("train", "test"):
-        for qid, rels in t.qrels[split].items():
+        for rels in t.qrels[split].values():
             assert rels and all(d in t.corpus for d in rels)
 
 

@@ -28,7 +28,6 @@ import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from frugalml._core import check_positive, check_random_state
 from frugalml.data import DataNotFoundError
@@ -211,7 +210,7 @@ def wordnet_usage(n_train: int = 400, n_test: int = 100, *, random_state=0, root
     rng = check_random_state(random_state)
     syn = _wordnet_synsets("verb", root)
     items = []
-    for off, (lemmas, _, definition, examples) in syn.items():
+    for lemmas, _, definition, examples in syn.values():
         words = [w for w in lemmas if re.fullmatch(r"[a-z]+", w)]
         if not words or not examples or len(definition.split()) < 2:
             continue
@@ -402,7 +401,7 @@ def coded_attributes(n_train: int = 400, n_test: int = 100, *, kind: str = "peop
             used.add(w)
             code[(a, v)] = w
     entities = []
-    for i in range(n_entities):
+    for _ in range(n_entities):
         vals = {a: attrs[a][rng.integers(len(attrs[a]))] for a in names}
         title = (_pseudo_word(rng, (2, 2)) + " " + _pseudo_word(rng, (2, 3))).title()
         entities.append((title, vals))
