@@ -74,6 +74,7 @@ def test_one_seed_is_a_plain_comparison_without_se():
 def test_threshold_with_and_without_se():
     r = threshold_test(1.97, 2.0, higher_is_better=False)
     assert r["held"] and r["ratio"] == pytest.approx(0.985)
+    assert describe(r) == "held: 1.97 vs line 2 (lower is better) (ratio 0.98)"   # the caller's units, not flipped
     assert not threshold_test(2.1, 2.0, higher_is_better=False)["held"]
     slope = threshold_test(-0.48, -0.3, higher_is_better=False, se=0.05, n=5)
     assert slope["held"] == ((-0.3 - -0.48) / 0.05 > sps.t.ppf(0.95, 4))

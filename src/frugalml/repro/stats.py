@@ -132,15 +132,18 @@ def threshold_test(value, threshold, *, higher_is_better: bool = True, se=None, 
     value, threshold = float(value), float(threshold)
     sign = 1.0 if higher_is_better else -1.0
     ratio = value / threshold if threshold else None
+    units = {"value": value, "line": threshold, "higher_is_better": higher_is_better}  # as the caller gave them
     if se is None:
-        return _record("threshold", label, sign * value, None, n or 1, sign * threshold, alpha, None, ratio=ratio)
+        return _record("threshold", label, sign * value, None, n or 1, sign * threshold, alpha, None, ratio=ratio,
+                       **units)
     if n is None:
         from scipy.stats import norm
 
         crit = float(norm.ppf(1 - alpha))
     else:
         crit = t_quantile(n, alpha)
-    return _record("threshold", label, sign * value, float(se), n or 0, sign * threshold, alpha, crit, ratio=ratio)
+    return _record("threshold", label, sign * value, float(se), n or 0, sign * threshold, alpha, crit, ratio=ratio,
+                   **units)
 
 
 def all_held(records: Sequence[dict]) -> bool:
@@ -173,9 +176,11 @@ def describe(record: dict) -> str:
         return f"{word} (no spread: every seed on one side)"
     if record["test"] != "threshold":
         return f"{word}: effect {record['effect']:.3g} vs line {record['threshold']:.3g} (n={record['n']}, no SE)"
+    value, line = record.get("value", record["effect"]), record.get("line", record["threshold"])  # caller's units
+    side = "" if record.get("higher_is_better", True) else " (lower is better)"
     if record.get("ratio") is not None:
-        return f"{word}: {record['effect']:.3g} vs line {record['threshold']:.3g} (ratio {record['ratio']:.2f})"
-    return f"{word}: {record['effect']:.3g} vs line {record['threshold']:.3g}"
+        return f"{word}: {value:.3g} vs line {line:.3g}{side} (ratio {record['ratio']:.2f})"
+    return f"{word}: {value:.3g} vs line {line:.3g}{side}"
 
 
 def select_robust(grid: Sequence, scores, *, higher_is_better: bool = True, prefer: str = "largest") -> dict:
