@@ -33,3 +33,25 @@ def test_report_shows_counts_margins_and_forest(tmp_path):
     pts = forest_points([(json.loads((tmp_path / n / "result.json").read_text()), None) for n in ("moe_em", "icl")])
     assert [p["experiment"] for p in pts] == ["moe_em", "moe_em", "icl"]
     assert pts[1]["fragile"] and not pts[0]["fragile"] and not pts[2]["held"]
+
+
+def test_warnings_during_a_run_are_kept_in_the_result_not_printed(tmp_path, monkeypatch, capsys):
+    import types
+    import warnings
+
+    from frugalml.repro import harness
+
+    def run(scale, seed):
+        for _ in range(3):
+            warnings.warn("old API", FutureWarning, stacklevel=1)
+        return {"x": 1}
+
+    fake = types.SimpleNamespace(PAPER="p", CLAIM="c", run=run, check=lambda r: verdict([claim("a", True, "m")]),
+                                 plot=lambda r, out: [])
+    monkeypatch.setattr(harness, "load_experiment", lambda name: fake)
+    record = harness.run_one("moe_em", "smoke", 0, tmp_path)
+    assert record["status"] == "reproduced"
+    assert len(record["warnings"]) == 1 and record["warnings"][0].startswith("FutureWarning: old API")
+    assert "old API" not in capsys.readouterr().err
+    saved = json.loads((tmp_path / "moe_em" / "result.json").read_text())
+    assert saved["warnings"] == record["warnings"]

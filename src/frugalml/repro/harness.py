@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 from frugalml._core.provenance import finish_provenance, provenance
@@ -50,6 +51,17 @@ def _plot(module, result, outdir: Path) -> list[str]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+MAX_WARNINGS = 50
+
+
+def _warning_lines(caught) -> list[str]:
+    """Warnings raised while an experiment ran, one line each, de-duplicated: kept in its result,
+    not printed (third-party deprecation notices would bury the verdicts in ``make run``'s output)."""
+    lines = list(dict.fromkeys(f"{w.category.__name__}: {w.message} ({Path(w.filename).name}:{w.lineno})"
+                               for w in caught))
+    return lines[:MAX_WARNINGS] + ([f"... and {len(lines) - MAX_WARNINGS} more"] if len(lines) > MAX_WARNINGS else [])
+
+
 def run_one(name: str, scale: str, seed: int, out: Path) -> dict:
     """Run one experiment end to end; never raises on an experiment's failure (it is recorded).
 
@@ -71,7 +83,10 @@ def run_one(name: str, scale: str, seed: int, out: Path) -> dict:
         try:
             module = load_experiment(name)
             record.update(paper=module.PAPER, claim=module.CLAIM)
-            result = module.run(scale=scale, seed=seed)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("default")   # each warning once per place, kept in the result
+                result = module.run(scale=scale, seed=seed)
+            record["warnings"] = _warning_lines(caught)
             record["result"] = result
             record["runtime_s"] = time.perf_counter() - start
             record["check"] = module.check(result)
@@ -143,7 +158,9 @@ def reproduce(names=None, *, scale: str = "default", seed: int = 0, out="runs/la
         for name in names:
             log(f"[{name}] running at scale={scale}, seed={seed} ...")
             record = run_one(name, scale, seed, out)
-            log(f"[{name}] {record['status']} in {record['runtime_s']:.1f} s")
+            n_warn = len(record.get("warnings") or [])
+            log(f"[{name}] {record['status']} in {record['runtime_s']:.1f} s"
+                + (f" ({n_warn} warnings kept in {name}/result.json)" if n_warn else ""))
             if record["status"] == "crashed":
                 log(f"[{name}] {record.get('error')}")
             records.append(record)
