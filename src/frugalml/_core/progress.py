@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 _QUIET = False
@@ -24,3 +25,18 @@ def progress(iterable=None, *, desc: str | None = None, total: int | None = None
     from tqdm.auto import tqdm
 
     return tqdm(iterable, desc=desc, total=total, leave=leave, disable=is_quiet() or not enabled, **kwargs)
+
+
+@contextlib.contextmanager
+def hf_quiet():
+    """Silence transformers' own progress bars while frugalml's bars are quiet (off a terminal)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if is_quiet() and was_enabled:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if is_quiet() and was_enabled:
+            hf_logging.enable_progress_bar()

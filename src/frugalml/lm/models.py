@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from frugalml._core import check_positive
+from frugalml._core.progress import hf_quiet  # re-exported: the lm code imports it from here
 from frugalml._core.validation import check_bool, check_scalar
 
 
@@ -76,23 +77,6 @@ class SmallLMConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@contextlib.contextmanager
-def hf_quiet():
-    """Silence transformers' own progress bars while frugalml's bars are quiet (off a terminal)."""
-    from transformers.utils import logging as hf_logging
-
-    from frugalml._core.progress import is_quiet
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    if is_quiet() and was_enabled:
-        hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if is_quiet() and was_enabled:
-            hf_logging.enable_progress_bar()
 
 
 @contextlib.contextmanager

@@ -31,7 +31,10 @@ def load_base_model(path=None, *, max_seq_length: int | None = None):
     path = Path(path) if path is not None else base_model_path()
     if not path.exists():
         raise DataNotFoundError(f"model folder {path} not found (models load from local paths only)")
-    model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    from frugalml._core.progress import hf_quiet
+
+    with hf_quiet():   # transformers' weight-loading bar stays quiet with --quiet / off a terminal
+        model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
     if max_seq_length is not None:
         model.max_seq_length = int(max_seq_length)
     return model
