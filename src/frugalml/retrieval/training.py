@@ -13,6 +13,7 @@ query, last in the template, is never cut), and hard negatives are never test po
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -257,7 +258,14 @@ def train_rare(model, train_tasks, *, k: int = 3, example_fraction: float = 0.7,
     trainer = Trainer(model=model, args=args, train_dataset=datasets.DatasetDict(sets), loss=loss)
     trainer.remove_callback(PrinterCallback)  # the loss goes to loss_history, not stdout
     t0 = time.perf_counter()
-    out = trainer.train()
+    sampler_log = logging.getLogger("sentence_transformers.base.sampler")
+    level = sampler_log.level
+    if is_quiet():  # its one-line notice about resampled duplicate batches would break --quiet's output
+        sampler_log.setLevel(logging.ERROR)
+    try:
+        out = trainer.train()
+    finally:
+        sampler_log.setLevel(level)
     seconds = time.perf_counter() - t0
     history = [float(h["loss"]) for h in trainer.state.log_history if "loss" in h]
     if tmp is not None:
