@@ -414,28 +414,26 @@ def check(result: dict) -> dict:
         f"student {ms('inherit_first')}, reference {ms('reference')} (n={n} seeds); student - reference "
         f"{-t['effect']:+.3f} ± {t['se']:.3f} (SE), margin {margin:.3f}" + context,
         paper="GPT-2 M 16L 2.81 = 24L 2.81; L 18L 2.80 vs 36L 2.85; XL 24L 2.64 vs 48L 2.65", test=t))
-    if "random_2x" in s:
-        t = superiority(first, _losses(result, "random_2x"), higher_is_better=False,
-                        label=f"inherit first {k} (T) vs random {k}L (2T)")
-        claims.append(claim(
-            f"...and better than a {k}-layer model trained from random initialisation for 2T = {2 * T} steps",
-            t["held"], f"student {ms('inherit_first')}, random 2T {ms('random_2x')}; gain {t['effect']:.3f} ± "
-                       f"{t['se']:.3f} (SE)", paper="M 2.81 vs 2.83; L 2.80 vs 2.84; XL 2.64 vs 2.62 (XL: not better)",
-            test=t))
-    if "random" in s:
-        t = superiority(first, _losses(result, "random"), higher_is_better=False,
-                        label=f"inherit first {k} (T) vs random {k}L (T)")
-        claims.append(claim(
-            f"...and better than random initialisation at equal steps (T = {T})", t["held"],
-            f"student {ms('inherit_first')}, random T {ms('random')}; gain {t['effect']:.3f} ± {t['se']:.3f} (SE)",
-            paper="M 2.81 vs 2.86; L 2.80 vs 2.97; XL 2.64 vs 2.69", test=t))
-    if "inherit_last" in s:
-        t = superiority(first, _losses(result, "inherit_last"), higher_is_better=False,
-                        label=f"inherit first {k} vs last {k} (T each)")
-        claims.append(claim(
-            f"The first layers are the ones worth inheriting: first {k} beat last {k} (same steps)", t["held"],
-            f"first {ms('inherit_first')}, last {ms('inherit_last')}; gain {t['effect']:.3f} ± {t['se']:.3f} (SE)",
-            paper="GPT-2 small 4L: layers 1-4 3.22 vs last 3.23", test=t))
+    # The student against each baseline it must beat: (arm, its label, the claim, its row, the paper's numbers).
+    rivals = (
+        ("random_2x", f"random {k}L (2T)",
+         f"...and better than a {k}-layer model trained from random initialisation for 2T = {2 * T} steps",
+         "random 2T", "M 2.81 vs 2.83; L 2.80 vs 2.84; XL 2.64 vs 2.62 (XL: not better)"),
+        ("random", f"random {k}L (T)", f"...and better than random initialisation at equal steps (T = {T})",
+         "random T", "M 2.81 vs 2.86; L 2.80 vs 2.97; XL 2.64 vs 2.69"),
+        ("inherit_last", f"last {k} (T each)",
+         f"The first layers are the ones worth inheriting: first {k} beat last {k} (same steps)",
+         "last", "GPT-2 small 4L: layers 1-4 3.22 vs last 3.23"),
+    )
+    for arm, label, text, row, paper in rivals:
+        if arm not in s:
+            continue
+        t = superiority(first, _losses(result, arm), higher_is_better=False,
+                        label=f"inherit first {k} vs {label}" if arm == "inherit_last"
+                        else f"inherit first {k} (T) vs {label}")
+        who = "first" if arm == "inherit_last" else "student"
+        claims.append(claim(text, t["held"], f"{who} {ms('inherit_first')}, {row} {ms(arm)}; gain {t['effect']:.3f} ± "
+                                             f"{t['se']:.3f} (SE)", paper=paper, test=t))
     table = [{"setting": ARM_LABELS[a], "paper": PAPER_ROWS[a],
               "ours": f"val loss {ms(a)}" + (f" (untrained {s[a]['start_val_loss_mean']:.3f})"
                                               if "start_val_loss_mean" in s[a] else "")} for a in ARMS if a in s]
