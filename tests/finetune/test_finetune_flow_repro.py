@@ -116,9 +116,10 @@ def test_flow_repro_smoke_runs_checks_and_plots(tmp_path, monkeypatch):
     result = flow.run(scale="smoke", seed=0)
     json.dumps(result)  # plain JSON-able numbers
     vis = result["vision"]
-    assert vis["lr_star"] in flow.SCALES["smoke"]["lr_grid"]
+    grid = vis["tuning"]["grid"]
+    assert set(flow.SCALES["smoke"]["lr_grid"]) <= set(grid) and vis["lr_star"] in grid
     for sd in vis["seeds"]:
-        assert set(sd["sweep"]) == set(sd["flow_sweep"]) == {str(lr) for lr in flow.SCALES["smoke"]["lr_grid"]}
+        assert set(sd["sweep"]) == set(sd["flow_sweep"]) == {str(lr) for lr in grid}
         assert sd["standard"] == sd["sweep"][str(vis["lr_star"])]
         assert sd["flow"] == sd["flow_sweep"][str(vis["lr_star"])]
         assert 0 < sd["weights"]["mean_w"] < 1 and sd["weights"]["w_q90_over_q10"] > 2  # weights really differ
@@ -134,6 +135,27 @@ def test_flow_repro_smoke_runs_checks_and_plots(tmp_path, monkeypatch):
     assert verdict["claims"][2]["held"]  # the theory check holds at any scale
     figures = flow.plot(result, tmp_path)
     assert figures and all(f.exists() and f.stat().st_size > 0 for f in figures)
+
+
+def test_tuning_grows_the_grid_while_the_best_rate_sits_at_its_end(monkeypatch):
+    """Validation accuracy peaks at lr 0.16, beyond the configured grid: the grid grows to put it inside."""
+    monkeypatch.setattr(flow, "_seed_parts", lambda cfg, data, rs: (None, None, None, None, None, None, None))
+    calls = []
+
+    def fake(cfg, parts, split, lr, weights, rs, hard):
+        calls.append(lr)
+        return {"new_val_acc": 0.9 - abs(np.log2(lr / 0.16)) * 0.05 + 0.001 * (rs % 7)}
+
+    monkeypatch.setattr(flow, "_finetune_arm", fake)
+    cfg = dict(flow.SCALES["smoke"], n_tune=3, lr_grid=[0.01, 0.02, 0.04])
+    t = flow._tune(cfg, None, seed=0)
+    assert t["grid"] == [0.01, 0.02, 0.04, 0.08, 0.16] and t["extended"] == 2
+    assert t["selection"]["at_edge"]                       # the cap (max_extend=2) stops it, and says so
+    t = flow._tune({**cfg, "max_extend": 3}, None, seed=0)
+    assert t["grid"][-1] == 0.32 and t["selection"]["best"] == 0.16 and not t["selection"]["at_edge"]
+    assert len(t["val_acc"]["standard"]["0.32"]) == 3      # a grown rate is scored on every tuning draw
+    inside = flow._tune(dict(cfg, lr_grid=[0.08, 0.16, 0.32]), None, seed=0)
+    assert inside["grid"] == [0.08, 0.16, 0.32] and inside["extended"] == 0
 
 
 def test_flow_paper_scale_needs_a_gpu():

@@ -144,19 +144,34 @@ def _tune(cfg, data, seed):
     Standard FT's scores pick the rate both arms use (the paper's protocol: FLOW changes only the
     weights); FLOW's own scores are kept for the per-arm reading. Selection: the one-SE rule
     (:func:`frugalml.repro.stats.select_robust`), the largest rate within one standard error of the best.
+    While standard FT's best rate sits at an end of the grid, the grid grows by one rate beyond that
+    end (twice the largest or half the smallest; at most ``max_extend`` times), so the rate both
+    arms use is chosen from inside the grid; the evaluation sweeps the grown grid.
     """
     from frugalml.repro.stats import select_robust
 
-    grid = cfg["lr_grid"]
-    scores = {"standard": {str(lr): [] for lr in grid}, "flow": {str(lr): [] for lr in grid}}
     draws = [seed * 1000 + TUNE_OFFSET + t for t in range(cfg["n_tune"])]
-    for rs in draws:
-        split, parts, _, w, hard, _, _ = _seed_parts(cfg, data, rs)
-        for lr in grid:
+    parts_by_draw = [_seed_parts(cfg, data, rs) for rs in draws]
+    scores = {"standard": {}, "flow": {}}
+
+    def score(lr):
+        for rs, (split, parts, _, w, hard, _, _) in zip(draws, parts_by_draw):
             for arm, weights in (("standard", None), ("flow", w)):
-                scores[arm][str(lr)].append(_finetune_arm(cfg, parts, split, lr, weights, rs, hard)["new_val_acc"])
-    sel = {arm: select_robust(grid, [scores[arm][str(lr)] for lr in grid], prefer="largest") for arm in scores}
-    return {"draws": draws, "val_acc": scores, "selection": sel["standard"], "flow_selection": sel["flow"]}
+                scores[arm].setdefault(str(lr), []).append(
+                    _finetune_arm(cfg, parts, split, lr, weights, rs, hard)["new_val_acc"])
+
+    for lr in cfg["lr_grid"]:
+        score(lr)
+    grid, extended = sorted(cfg["lr_grid"]), 0
+    while True:
+        sel = {arm: select_robust(grid, [scores[arm][str(lr)] for lr in grid], prefer="largest") for arm in scores}
+        if not sel["standard"]["at_edge"] or extended >= cfg.get("max_extend", 2):
+            break
+        new = grid[0] / 2 if sel["standard"]["best"] == grid[0] else grid[-1] * 2
+        score(new)
+        grid, extended = sorted(grid + [new]), extended + 1
+    return {"draws": draws, "val_acc": scores, "selection": sel["standard"], "flow_selection": sel["flow"],
+            "grid": grid, "extended": extended}
 
 
 def _run_vision(cfg, seed):
@@ -171,7 +186,7 @@ def _run_vision(cfg, seed):
                "losses_sample": np.sort(losses)[:: max(1, losses.size // 200)].tolist(),
                "n_pretrain": int(split["pre"][1].size), "n_finetune": int(split["ft"][1].size),
                "n_val": int(split["val"][1].size), "sweep": {}, "flow_sweep": {}}
-        for lr in cfg["lr_grid"]:  # both arms at every rate: the verdict is read where the choice cannot flip it
+        for lr in tuning.get("grid", cfg["lr_grid"]):  # both arms at every rate: the verdict cannot hinge on the pick
             rec["sweep"][str(lr)] = _finetune_arm(cfg, parts, split, lr, None, rs, hard)
             rec["flow_sweep"][str(lr)] = _finetune_arm(cfg, parts, split, lr, w, rs, hard)
         rec["standard"] = rec["sweep"][str(lr_star)]
@@ -415,7 +430,10 @@ def check(result: dict) -> dict:
               "ours": f"old acc {np.mean([sd['pretrained']['old_acc'] for sd in vis['seeds']]):.4f}, new acc "
                       f"{np.mean([sd['pretrained']['new_acc'] for sd in vis['seeds']]):.4f}"}]
     if sel.get("mean"):
-        edge = "; the best sits at an END of the grid" if sel["at_edge"] else ""
+        n_ext = vis.get("tuning", {}).get("extended", 0)
+        edge = (("; the best still sits at an END of the grid" if sel["at_edge"] else "")
+                + (f"; {n_ext} rate(s) added beyond the configured grid's end while the best sat there"
+                   if n_ext else ""))
         table.append({"setting": "learning rate (tuning draws, not the evaluation seeds): standard FT's new-task "
                                  "validation accuracy, mean ± SE", "paper": "the same hyperparameters for both arms",
                       "ours": ", ".join(f"lr {g}: {m:.4f} ± {e:.4f}" for g, m, e in zip(sel["grid"], sel["mean"], sel["se"]))
