@@ -142,3 +142,12 @@ def test_scales():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="GPU"):
             rare.run("paper")
+
+
+def test_flatness_is_the_late_share_of_the_loss_decrease():
+    steps = np.arange(50)
+    assert rare._flatness(3.0 * np.exp(-steps / 3.0)) == pytest.approx(0.0, abs=1e-3)   # converged: flat
+    line = rare._flatness(3.0 - 0.05 * steps)                  # windows of 10: (1.275 - 0.775) / (2.775 - 0.775)
+    assert line == pytest.approx(0.25)
+    assert np.isnan(rare._flatness([1.0, 2.0, 3.0, 4.0, 5.0]))  # rising: no decrease to share
+    assert np.isnan(rare._flatness([1.0]))
