@@ -3,8 +3,10 @@
 Every experiment runs end to end at smoke scale in two subprocesses, ``OMP_NUM_THREADS=1`` and
 ``OMP_NUM_THREADS=2``, side by side (so each also runs beside another CPU-heavy process). Thread
 counts change the order of floating-point reductions, so trained models differ in their last
-bits; a verdict that flips with them was decided by noise (issue 25). Each sub-claim must come
-out the same in both runs. About three minutes on two idle cores (both runs together).
+bits; a verdict that flips with them was decided by noise (issue 25). The harness therefore runs
+every experiment at a fixed thread count (:mod:`frugalml._core.threads`); this test checks the
+whole chain end to end: each sub-claim must come out the same in both runs, timing claims
+included (they are measured beside the other run). About three minutes on two idle cores.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 
 from frugalml._core.provenance import finish_provenance, provenance
+from frugalml._core.threads import experiment_threads, fixed_threads
 from frugalml._core.results import clear_markers, mark_interrupted, start_marker, write_json_atomic
 from frugalml._core.validation import check_option, check_path, check_scalar
 from frugalml.repro import EXPERIMENTS, SCALES, load_experiment
@@ -83,7 +84,9 @@ def run_one(name: str, scale: str, seed: int, out: Path) -> dict:
         try:
             module = load_experiment(name)
             record.update(paper=module.PAPER, claim=module.CLAIM)
-            with warnings.catch_warnings(record=True) as caught:
+            threads = experiment_threads(scale)
+            record["threads"] = threads
+            with warnings.catch_warnings(record=True) as caught, fixed_threads(threads):
                 warnings.simplefilter("default")   # each warning once per place, kept in the result
                 result = module.run(scale=scale, seed=seed)
             record["warnings"] = _warning_lines(caught)
