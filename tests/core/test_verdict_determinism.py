@@ -6,7 +6,11 @@ counts change the order of floating-point reductions, so trained models differ i
 bits; a verdict that flips with them was decided by noise (issue 25). The harness therefore runs
 every experiment at a fixed thread count (:mod:`frugalml._core.threads`); this test checks the
 whole chain end to end: each sub-claim must come out the same in both runs, timing claims
-included (they are measured beside the other run). About three minutes on two idle cores.
+included (they are measured beside the other run). About four minutes on two idle cores.
+
+Both runs pin torch to 2 threads, so 4 OpenMP threads share 2 cores: with OpenMP's default
+spin-waiting that took 42 minutes instead of 4 (CI of 2026-12-05), so the runs wait passively
+(``OMP_WAIT_POLICY=PASSIVE``), as anyone running two experiments on one small machine should.
 """
 
 from __future__ import annotations
@@ -21,12 +25,12 @@ import pytest
 
 from frugalml.repro import EXPERIMENTS
 
-TIMEOUT_S = 3600  # a generous cap: ~3 min idle, several times that on a busy machine
+TIMEOUT_S = 1800  # a generous cap: ~4 min idle, several times that on a busy machine
 
 
 def _launch(out: Path, threads: int, log) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in ("MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
-    env.update(OMP_NUM_THREADS=str(threads), PYTHONHASHSEED="0")
+    env.update(OMP_NUM_THREADS=str(threads), OMP_WAIT_POLICY="PASSIVE", PYTHONHASHSEED="0")
     return subprocess.Popen([sys.executable, "-m", "frugalml", "reproduce", "--scale", "smoke", "--seed", "0",
                              "--out", str(out), "--quiet"], env=env, stdout=log, stderr=subprocess.STDOUT)
 
