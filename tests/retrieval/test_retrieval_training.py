@@ -84,3 +84,70 @@ def test_training_anchors_fit_the_limit_and_keep_the_target(task):
     assert max(n) <= 40 and all(a.endswith(f"\nQuery: {q}") for a, q in zip(rows["anchor"], pq))
     assert np.mean(stats["tokens_full"]) > np.mean(stats["tokens"]) and not any(stats["target_truncated"])
     assert np.mean(stats["examples_kept"]) < 3
+
+
+def _brute_force_padding(lengths, max_buckets):
+    """Least padded size over every split of the sorted rows into at most max_buckets runs."""
+    from itertools import combinations
+
+    sl = sorted(lengths)
+    n, best = len(sl), None
+    for b in range(1, min(max_buckets, n) + 1):
+        for cuts in combinations(range(1, n), b - 1):
+            bounds = (0, *cuts, n)
+            size = sum((j - i) * sl[j - 1] for i, j in zip(bounds, bounds[1:]))
+            best = size if best is None else min(best, size)
+    return best
+
+
+def test_length_buckets_pad_least_and_cover_every_row():
+    from frugalml.retrieval.training import length_buckets
+
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        n, b = int(rng.integers(1, 9)), int(rng.integers(1, 4))
+        lengths = rng.integers(3, 60, size=n)
+        groups = length_buckets(lengths, b)
+        assert 1 <= len(groups) <= b
+        assert sorted(np.concatenate(groups).tolist()) == list(range(n))
+        assert sum(len(g) * lengths[g].max() for g in groups) == _brute_force_padding(lengths.tolist(), b)
+    # a RARe batch: short instruction-only queries and long ones with examples come apart
+    lengths = [40] * 5 + [180] * 11
+    groups = length_buckets(lengths, 3)
+    assert [sorted(g.tolist()) for g in groups] == [list(range(5)), list(range(5, 16))]
+    assert len(length_buckets([7, 7, 7], 3)) == 1  # no split when nothing is saved
+    with pytest.raises(ValueError, match="max_buckets"):
+        length_buckets([1, 2], 0)
+
+
+def test_length_bucketed_loss_equals_the_padded_one():
+    """Embeddings, loss and gradients of the bucketed anchor column match one padded forward (no dropout)."""
+    import torch
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss as MNRL
+
+    from frugalml.retrieval import format_query, use_query_pooling
+    from frugalml.retrieval.training import _length_bucketed_loss, embed_by_length
+
+    model = use_query_pooling(load_base_model(max_seq_length=128))
+    model.eval()
+    ex = [("a lamp", "a device that gives light"), ("a chair", "a seat for one person with a back")]
+    anchors = [format_query("a table", ex if i % 3 else [], "Find the definition") for i in range(6)]
+    anchors[4] = format_query("a very long question about " + "many things " * 12, ex, "Find the definition")
+    positives = [f"definition number {i}" for i in range(6)]
+    negatives = [f"some other text {i} about nothing" for i in range(6)]
+    feats = [model.tokenize(col) for col in (anchors, positives, negatives)]
+    assert len(set(feats[0]["attention_mask"].sum(1).tolist())) > 2  # lengths really differ
+
+    with torch.no_grad():
+        np.testing.assert_allclose(embed_by_length(model, dict(feats[0])),
+                                   model(dict(feats[0]))["sentence_embedding"], atol=1e-5)
+    grads, losses = [], []
+    for loss_fn in (MNRL(model=model, scale=20.0), _length_bucketed_loss(MNRL, model=model, scale=20.0)):
+        model.zero_grad()
+        loss = loss_fn([dict(f) for f in feats], None)
+        loss.backward()
+        losses.append(float(loss.detach()))
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    assert losses[0] == pytest.approx(losses[1], abs=1e-5)
+    torch.testing.assert_close(grads[1], grads[0], atol=1e-5, rtol=1e-4)
+    assert float(grads[0].abs().max()) > 0

@@ -150,6 +150,103 @@ def _imports():
             SentenceTransformerTrainingArguments)
 
 
+def length_buckets(lengths, max_buckets: int = 3) -> list:
+    """Split rows into at most ``max_buckets`` groups of similar length, padding least.
+
+    ``lengths`` are the rows' token counts. Rows are sorted by length and cut into contiguous
+    runs so that the padded size, the sum over groups of (rows x longest row), is smallest
+    (an exact dynamic programme; a batch has a few dozen rows); of equally small splits the one
+    with fewest groups wins. Returns a list of index arrays into ``lengths``, shortest first.
+    """
+    check_positive(max_buckets, "max_buckets", integer=True)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n = len(lengths)
+    if n == 0:
+        return []
+    order = np.argsort(lengths, kind="stable")
+    sl = lengths[order]
+    # cost[b, j]: least padded size of the j shortest rows in b groups; a group (i, j] costs (j - i) * sl[j - 1]
+    inf = np.iinfo(np.int64).max // 4
+    cost = np.full((max_buckets + 1, n + 1), inf, dtype=np.int64)
+    cut = np.zeros((max_buckets + 1, n + 1), dtype=np.int64)
+    cost[0, 0] = 0
+    for b in range(1, max_buckets + 1):
+        for j in range(1, n + 1):
+            for i in range(j):
+                c = cost[b - 1, i] + (j - i) * sl[j - 1]
+                if cost[b - 1, i] < inf and c < cost[b, j]:
+                    cost[b, j], cut[b, j] = c, i
+    b = 1 + int(np.argmin(cost[1:, n]))  # argmin takes the first, i.e. the fewest groups
+    groups, j = [], n
+    while b > 0:
+        i = int(cut[b, j])
+        groups.append(order[i:j])
+        j, b = i, b - 1
+    return groups[::-1]
+
+
+def embed_by_length(model, features: dict, max_buckets: int = 3):
+    """``model(features)["sentence_embedding"]``, computed on groups of rows of similar length.
+
+    A collated batch pads every row to its longest; a RARe batch mixes queries with examples
+    (~180 tokens) and without (~40), so much of the compute would go to padding. Each group
+    (:func:`length_buckets`) runs with its own padding only (the columns none of its rows use
+    are dropped) and the embeddings come back in row order. Under an attention mask padding
+    never reaches a real token, so these are the padded batch's embeddings up to float
+    rounding; in training, dropout draws its masks per group (another, equally random draw).
+    """
+    import torch
+
+    mask = features["attention_mask"]
+    n, width = mask.shape
+    groups = length_buckets(mask.sum(1).tolist(), max_buckets)
+    if len(groups) <= 1:
+        return model(features)["sentence_embedding"]
+    parts, rows = [], []
+    for g in groups:
+        idx = torch.as_tensor(g, dtype=torch.long, device=mask.device)
+        cols = torch.nonzero(mask.index_select(0, idx).any(0)).squeeze(1)
+        sub = {}
+        for key, val in features.items():
+            if torch.is_tensor(val) and val.dim() >= 1 and val.shape[0] == n:
+                val = val.index_select(0, idx)
+                if val.dim() >= 2 and val.shape[1] == width:
+                    val = val.index_select(1, cols)
+            sub[key] = val
+        parts.append(model(sub)["sentence_embedding"])
+        rows.append(idx)
+    return torch.cat(parts).index_select(0, torch.argsort(torch.cat(rows)))
+
+
+def embed_columns_by_length(model, features_list: list, max_buckets: int = 4) -> list:
+    """One embedding tensor per column (anchors, positives, negatives) from length-grouped forwards.
+
+    The columns are stacked into one batch (sentence-transformers' ``merge_feature_batches``,
+    where available) and run through :func:`embed_by_length`, so short queries and short
+    documents share a forward and long queries with examples get their own.
+    """
+    try:  # sentence-transformers >= 6
+        from sentence_transformers.base.losses.merged_forward import merge_feature_batches
+    except ImportError:
+        merge_feature_batches = None
+    features_list = list(features_list)
+    merged = merge_feature_batches(features_list) if merge_feature_batches and len(features_list) > 1 else None
+    if merged is None:
+        return [embed_by_length(model, f, max_buckets) for f in features_list]
+    emb = embed_by_length(model, merged, max_buckets)
+    return list(emb.reshape(len(features_list), -1, *emb.shape[1:]).unbind(0))
+
+
+def _length_bucketed_loss(MNRL, **kwargs):
+    """``MultipleNegativesRankingLoss`` whose columns are embedded by :func:`embed_columns_by_length`."""
+
+    class LengthBucketedMNRL(MNRL):
+        def forward(self, sentence_features, labels):
+            return self.compute_loss_from_embeddings(embed_columns_by_length(self.model, sentence_features), labels)
+
+    return LengthBucketedMNRL(**kwargs)
+
+
 def freeze_lower_layers(model, train_layers: int) -> int:
     """Train only the top ``train_layers`` transformer layers (embeddings frozen); returns trainable count."""
     auto = model[0].auto_model
@@ -254,7 +351,7 @@ def train_rare(model, train_tasks, *, k: int = 3, example_fraction: float = 0.7,
                 batch_sampler=BatchSamplers.NO_DUPLICATES,
                 multi_dataset_batch_sampler=MultiDatasetBatchSamplers.PROPORTIONAL)
     _set_widget_examples(model, sets)
-    loss = MNRL(model, scale=scale)
+    loss = _length_bucketed_loss(MNRL, model=model, scale=scale)
     trainer = Trainer(model=model, args=args, train_dataset=datasets.DatasetDict(sets), loss=loss)
     trainer.remove_callback(PrinterCallback)  # the loss goes to loss_history, not stdout
     t0 = time.perf_counter()
