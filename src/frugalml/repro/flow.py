@@ -524,9 +524,10 @@ def plot(result: dict, outdir) -> list:
     xs = [p["new"].mean() for _, p in sweep]
     ys = [p["old"].mean() for _, p in sweep]
     ax.plot(xs, ys, "-", color="gray", lw=1.5, label="standard FT, learning-rate sweep (frontier)")
-    for (lr, p), x, y in zip(sweep, xs, ys):
+    for i, ((lr, p), x, y) in enumerate(zip(sweep, xs, ys)):
         ax.errorbar(x, y, xerr=p["new"].std(), yerr=p["old"].std(), fmt="o", color="gray", ms=5, capsize=2)
-        ax.annotate(f"lr {lr:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        # neighbouring rates often land close together: their labels go above and below by turns
+        ax.annotate(f"lr {lr:g}", (x, y), textcoords="offset points", xytext=(4, 4 if i % 2 == 0 else -11), fontsize=7)
     fsweep = sorted(((float(lr), p) for lr, p in v["flow_sweep"].items()), key=lambda t: t[0])
     ax.plot([p["new"].mean() for _, p in fsweep], [p["old"].mean() for _, p in fsweep], ":", color="C3", lw=1.2,
             marker=".", label="FLOW, same learning rates")
