@@ -106,15 +106,20 @@ def test_smoke_run_check_and_plot(smoke, tmp_path):
 
 
 # The method broken inside the pipeline, run end to end at smoke scale. The smoke tasks are the synthetic
-# coded ones, where examples carry the answer by construction: the unbroken run passes these gating checks,
-# so a broken run failing them shows that the checks see the method, not the scale.
+# coded ones, where examples carry the answer by construction; a broken run must fail every check below.
 GATED_BY_SHUFFLE = [BEATS_FT, BEATS_BASE_EX, USES, RANDOM]
 GATED_BY_NO_TRAINING = [USES]
+# The unbroken smoke run passes only the checks it passes on every draw measured: "beats base + examples"
+# and "retrieved beat random" held on seeds 0, 1, 2 (by 2.2/0.2/1.7 and 1.9/0.8/1.5 SE; seeds 1, 2 with two
+# training seeds). "Beats the instruction-only fine-tune" (+1.6/-0.9/+0.9 SE) and "uses its examples"
+# (-0.2/-1.8/-0.3 SE) are within seed noise at this scale (40 queries, 30 steps): asserting them would test
+# the draw, not the pipeline (the earlier version did, and flipped when dropout drew other masks).
+PASSED_BY_UNBROKEN_SMOKE = [BEATS_BASE_EX, RANDOM]
 
 
-def test_smoke_unbroken_passes_the_checks_the_broken_variants_must_fail(smoke):
+def test_smoke_unbroken_passes_the_checks_it_has_the_power_for(smoke):
     v = rare.check(smoke)
-    for text in set(GATED_BY_SHUFFLE + GATED_BY_NO_TRAINING):
+    for text in PASSED_BY_UNBROKEN_SMOKE:
         assert held(v, text) == [True], (text, [c["measured"] for c in v["claims"] if text in c["claim"]])
 
 
