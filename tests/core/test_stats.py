@@ -96,6 +96,10 @@ def test_select_robust_one_se_rule():
     r = select_robust(grid, scores)
     assert r["best"] == 0.1 and r["candidates"] == [0.01, 0.1] and r["chosen"] == 0.1
     assert select_robust(grid, scores, prefer="smallest")["chosen"] == 0.01
+    best = select_robust(grid, scores, prefer="best")
+    assert best["chosen"] == 0.1 and best["candidates"] == [0.01, 0.1] and best["rule"].startswith("best mean")
+    with pytest.raises(ValueError, match="prefer"):
+        select_robust(grid, scores, prefer="median")
     assert not r["at_edge"]
     assert select_robust(grid, [[1.0], [2.0], [3.0], [4.0]])["at_edge"]
     # losses: lower is better

@@ -192,13 +192,14 @@ def select_robust(grid: Sequence, scores, *, higher_is_better: bool = True, pref
     returns the ``prefer`` end of the candidates (``"largest"`` or ``"smallest"`` grid value). A
     verdict that holds for every candidate cannot hinge on the choice: the record lists them so the
     experiment can check that. ``at_edge`` is True when the best sits at an end of the grid (extend
-    the grid). With one draw per value (no SE) the candidates are the best alone.
+    the grid). With one draw per value (no SE) the candidates are the best alone. ``prefer="best"``
+    returns the best mean itself (the candidates are still recorded).
     """
     grid = list(grid)
     if len(grid) != len(scores) or not grid:
         raise ValueError(f"grid and scores need one entry per value; got {len(grid)} and {len(scores)}")
-    if prefer not in ("largest", "smallest"):
-        raise ValueError(f"prefer must be 'largest' or 'smallest'; got {prefer!r}")
+    if prefer not in ("largest", "smallest", "best"):
+        raise ValueError(f"prefer must be 'largest', 'smallest' or 'best'; got {prefer!r}")
     stats = [mean_se(s) for s in scores]
     means = np.array([m for m, _ in stats])
     ses = np.array([0.0 if math.isnan(se) else se for _, se in stats])
@@ -207,9 +208,10 @@ def select_robust(grid: Sequence, scores, *, higher_is_better: bool = True, pref
     bar = sign * means[ibest] - ses[ibest]
     cand = [i for i in range(len(grid)) if sign * means[i] >= bar]
     order = sorted(cand, key=lambda i: grid[i])
-    chosen = order[-1] if prefer == "largest" else order[0]
+    chosen = {"largest": order[-1], "smallest": order[0], "best": ibest}[prefer]
+    rule = "best mean (candidates: within one SE)" if prefer == "best" else f"one-SE rule, {prefer}"
     return {"grid": grid, "mean": means.tolist(), "se": ses.tolist(), "best": grid[ibest],
-            "chosen": grid[chosen], "candidates": [grid[i] for i in order], "rule": f"one-SE rule, {prefer}",
+            "chosen": grid[chosen], "candidates": [grid[i] for i in order], "rule": rule,
             "at_edge": ibest in (0, len(grid) - 1) and len(grid) > 1}
 
 
