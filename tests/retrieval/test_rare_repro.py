@@ -156,3 +156,39 @@ def test_flatness_is_the_late_share_of_the_loss_decrease():
     assert line == pytest.approx(0.25)
     assert np.isnan(rare._flatness([1.0, 2.0, 3.0, 4.0, 5.0]))  # rising: no decrease to share
     assert np.isnan(rare._flatness([1.0]))
+
+
+def test_tune_scores_each_rate_and_grows_the_grid_beyond_its_best_end():
+    rec = rare.tune("smoke", grid=(1e-5, 2e-5), arms=("instruct_ft",), max_extend=1)
+    assert rec["draw"] >= rare.TUNE_OFFSET  # never an evaluation draw (tasks seed*1000+i, training seed*100+s)
+    arm = rec["arms"]["instruct_ft"]
+    # with two rates the best sits at an end, so the grid grows once, beyond that end
+    assert arm["extended"] == 1 and len(arm["grid"]) == 3 and len(arm["mean"]) == 3
+    grown = sorted(set(arm["grid"]) - {1e-5, 2e-5})
+    assert grown in ([5e-6], [4e-5])
+    assert arm["chosen"] in arm["candidates"] and arm["best"] in arm["candidates"]
+    assert arm["chosen"] == arm["best"] == arm["grid"][int(np.argmax(arm["mean"]))]  # the best mean
+    assert all(0.0 <= m <= 1.0 for m in arm["mean"]) and len(set(arm["mean"])) > 1  # the rate changed the model
+
+
+def test_tune_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="arms"):
+        rare.tune("smoke", arms=("bm25",))
+    with pytest.raises(ValueError, match="grid"):
+        rare.tune("smoke", grid=(1e-4,))
+    with pytest.raises(ValueError, match="scale"):
+        rare.tune("huge")
+
+
+def test_per_arm_rates_are_the_recorded_tuning_choices():
+    """A scale with per-arm rates runs the rates its recorded tuning chose (rare_tuning.json, written by tune)."""
+    for scale, cfg in rare.SCALES.items():
+        if not isinstance(cfg["lr"], dict):
+            continue
+        rec = rare.stored_tuning(scale)
+        assert rec is not None, f"{scale}: per-arm rates without a tuning record"
+        assert rec["steps"] == cfg["steps"]
+        for arm in rare.TRAINED:
+            assert rare.arm_lr(cfg, arm) == rec["arms"][arm]["chosen"], (scale, arm)
+    assert rare.arm_lr({"lr": 1e-4}, "rare") == 1e-4
+    assert rare.arm_lr({"lr": {"rare": 3e-4}}, "rare") == 3e-4

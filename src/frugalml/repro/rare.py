@@ -55,7 +55,8 @@ SCALES = {
                   pool_share=0.2, k=2, steps=30, batch_size=8, lr=3e-4, train_layers=2, max_seq_length=96,
                   max_example_words=12, seeds=1, pooling="query"),
     "default": dict(train=REAL_TRAIN, heldout=REAL_HELDOUT, synthetic=[], n_train=100, n_test=50, pool_share=0.18,
-                    k=3, steps=40, batch_size=16, lr=1e-4, train_layers=4, max_seq_length=256,
+                    k=3, steps=40, batch_size=16, train_layers=4, max_seq_length=256,
+                    lr={"instruct_ft": 1.25e-5, "rare": 2e-4, "rare_random": 2.5e-5},  # tune("default"): TUNING_FILE
                     max_example_words=20, seeds=3, pooling="query", task_options=CODE_30),
     "large": dict(train=REAL_TRAIN + ["coded_people"], heldout=REAL_HELDOUT + ["gsm_solutions", "coded_products"],
                   synthetic=["coded_people", "coded_products"], reported=["gsm_solutions"], n_train=200, n_test=100,
@@ -72,6 +73,13 @@ CEILING = 0.85  # a held-out task whose base nDCG@10 is above this leaves exampl
 ARMS = ["bm25", "base_plain", "base", "base_examples", "instruct_ft", "instruct_ft_examples", "rare",
         "rare_no_examples", "rare_random"]
 TRAINED = ["instruct_ft", "rare", "rare_random"]
+ARM_TRAINING = {"instruct_ft": dict(example_fraction=0.0), "rare": dict(example_fraction=0.7),
+                "rare_random": dict(example_fraction=0.7, method="random")}  # train_rare's arguments per arm
+# Per-arm learning-rate tuning (``tune``): a task draw and training seed that no evaluation uses, a
+# log grid (factor 2) around the former shared rate, grown while the best sits at an end.
+LR_GRID = (2.5e-5, 5e-5, 1e-4, 2e-4, 4e-4)
+TUNE_OFFSET = 10_000
+TUNING_FILE = Path(__file__).with_name("rare_tuning.json")  # written by ``tune`` (see docs/rare.md)
 ARM_LABELS = {
     "bm25": "BM25", "base_plain": "base, raw query (beyond the paper)", "base": "base (instruction only)",
     "base_examples": "base + examples at inference only", "instruct_ft": "instruction-only fine-tune",
@@ -137,6 +145,106 @@ def _shuffled(retriever, task, rng):
     return {q: got[(i + shift) % len(qids)] for i, q in enumerate(qids)}
 
 
+def _base_model(cfg):
+    """The shipped MiniLM at the scale's query length, queries pooled as the scale says."""
+    from frugalml.retrieval import load_base_model
+
+    base = load_base_model(max_seq_length=cfg["max_seq_length"])
+    if cfg.get("pooling", "mean") == "query":  # every arm: queries pooled over their target query's tokens
+        from frugalml.retrieval.pooling import use_query_pooling
+
+        use_query_pooling(base)
+    return base
+
+
+def _common(cfg) -> dict:
+    """``train_rare`` arguments every trained arm shares at a scale (the rate is per arm)."""
+    return dict(k=cfg["k"], max_steps=cfg["steps"], batch_size=cfg["batch_size"], train_layers=cfg["train_layers"],
+                max_example_words=cfg["max_example_words"])
+
+
+def arm_lr(cfg, arm: str) -> float:
+    """The learning rate of a trained arm: ``cfg["lr"]`` is one rate for all or ``{arm: rate}`` (tuned)."""
+    lr = cfg["lr"]
+    return float(lr[arm] if isinstance(lr, dict) else lr)
+
+
+def stored_tuning(scale: str):
+    """The recorded ``tune`` result behind a scale's per-arm rates (``TUNING_FILE``), or ``None``."""
+    if not TUNING_FILE.is_file():
+        return None
+    import json
+
+    return json.loads(TUNING_FILE.read_text()).get(scale)
+
+
+def tune(scale: str = "default", seed: int = 0, *, grid=LR_GRID, arms=TRAINED, max_extend: int = 2) -> dict:
+    """Each trained arm's learning rate, on a tuning draw that no evaluation uses.
+
+    The tuning draw rebuilds the *training* tasks with other random states (``seed * 1000 +
+    TUNE_OFFSET``) and trains on their train split with that training seed; each arm is scored
+    as it is evaluated (instruction-only fine-tune without examples, RARe with BM25 examples,
+    RARe random with random examples) on their test split: in-domain validation, so the held-out
+    tasks never inform the choice. Every other setting is the scale's. Selection:
+    :func:`frugalml.repro.stats.select_robust` on per-query nDCG@10, the rate with the best mean;
+    while it sits at an end of the grid, the grid grows by a factor 2 beyond it (at most
+    ``max_extend`` times), so the choice lies strictly inside. The record also lists the rates
+    within one (unpaired, per-query) standard error of the best. Not the one-SE rule's smallest
+    candidate: that SE is mostly the spread of query difficulty, so at default scale the candidates
+    spanned a factor 16 and the smallest sat at the grown grid's end (an arm that barely trains).
+    The chosen rates are a committed record (``TUNING_FILE``), so no run's verdict depends on
+    how noise decided this selection at run time. Returns ``{"arms": {arm: record}, ...}``, each
+    record ``select_robust``'s plus the number of grid extensions.
+    """
+    from frugalml._core import progress
+    from frugalml.repro.stats import select_robust
+    from frugalml.retrieval import build_task, train_rare
+    from frugalml.retrieval.tasks import distractors_for_share
+
+    _check_scale(scale)
+    unknown = [a for a in arms if a not in TRAINED]
+    if unknown or not arms:
+        raise ValueError(f"arms must be a non-empty subset of {TRAINED}; got {list(arms)}")
+    if len(grid) < 2 or any(not lr > 0 for lr in grid):
+        raise ValueError(f"grid needs at least two positive rates; got {list(grid)}")
+    cfg = SCALES[scale]
+    t_start = time.perf_counter()
+    draw = seed * 1000 + TUNE_OFFSET
+    n_distractors = distractors_for_share(cfg["n_train"], cfg["n_test"], cfg["pool_share"])
+    opts = cfg.get("task_options", {})
+    tasks = {n: build_task(n, cfg["n_train"], cfg["n_test"], random_state=draw + i, n_distractors=n_distractors,
+                           **opts.get(n, {})) for i, n in enumerate(cfg["train"])}
+    base = _base_model(cfg)
+    examples = {"bm25": _retrievers(tasks, cfg["k"], "bm25", np.random.default_rng(draw)),
+                "random": _retrievers(tasks, cfg["k"], "random", np.random.default_rng(draw))}
+    given = {"instruct_ft": None, "rare": "bm25", "rare_random": "random"}
+    out = {}
+    for arm in arms:
+        scores = {}
+
+        def score(lr, arm=arm, scores=scores):
+            m = copy.deepcopy(base)
+            train_rare(m, list(tasks.values()), random_state=draw, lr=lr, **_common(cfg), **ARM_TRAINING[arm])
+            emb = _encode_corpora(m, tasks)
+            scores[lr] = np.concatenate([_evaluate(m, t, cfg, examples[given[arm]][n] if given[arm] else None, emb)
+                                         ["per_query_ndcg@10"] for n, t in tasks.items()])
+
+        for lr in progress(sorted(grid), desc=f"tune {arm}"):
+            score(lr)
+        rates, extended = sorted(grid), 0
+        while True:
+            sel = select_robust(rates, [scores[lr] for lr in rates], prefer="best")
+            if not sel["at_edge"] or extended >= max_extend:
+                break
+            new = rates[0] / 2 if sel["best"] == rates[0] else rates[-1] * 2
+            score(new)
+            rates, extended = sorted(rates + [new]), extended + 1
+        out[arm] = {**sel, "extended": extended}
+    return {"scale": scale, "seed": seed, "draw": draw, "tasks": list(tasks), "steps": cfg["steps"],
+            "metric": "in-domain validation nDCG@10 (test split of the training tasks, tuning draw), per query",
+            "arms": out, "seconds": time.perf_counter() - t_start}
+
+
 def _threads():
     import torch
 
@@ -189,7 +297,7 @@ def _flatness(history, frac=0.2):
 def run(scale: str = "default", seed: int = 0, *, broken=None, seed_indices=None) -> dict:
     """The experiment; ``seed_indices`` runs only those training seeds (``merge`` joins such parts)."""
     from frugalml._core import progress
-    from frugalml.retrieval import bm25_search, build_task, load_base_model, score_run, train_rare
+    from frugalml.retrieval import bm25_search, build_task, score_run, train_rare
     from frugalml.retrieval.tasks import distractors_for_share
 
     _check_scale(scale)
@@ -203,11 +311,7 @@ def run(scale: str = "default", seed: int = 0, *, broken=None, seed_indices=None
     opts = cfg.get("task_options", {})
     tasks = {n: build_task(n, cfg["n_train"], cfg["n_test"], random_state=seed * 1000 + i,
                            n_distractors=n_distractors, **opts.get(n, {})) for i, n in enumerate(names)}
-    base = load_base_model(max_seq_length=cfg["max_seq_length"])
-    if cfg.get("pooling", "mean") == "query":  # every arm: queries pooled over their target query's tokens
-        from frugalml.retrieval.pooling import use_query_pooling
-
-        use_query_pooling(base)
+    base = _base_model(cfg)
     n_params = int(sum(p.numel() for p in base.parameters()))
     rng = np.random.default_rng(seed)
     bm25_ex = _retrievers(tasks, cfg["k"], "bm25", rng)
@@ -228,14 +332,12 @@ def run(scale: str = "default", seed: int = 0, *, broken=None, seed_indices=None
     runs = []
     for s in progress(list(range(cfg["seeds"]) if seed_indices is None else seed_indices), desc="rare seeds"):
         tseed = seed * 100 + s
-        common = dict(k=cfg["k"], max_steps=cfg["steps"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-                      train_layers=cfg["train_layers"], max_example_words=cfg["max_example_words"])
-        rare_fraction = 0.0 if broken == "no_example_training" else 0.7
         models, embs, info = {}, {}, {}
-        for arm, kw in (("instruct_ft", dict(example_fraction=0.0)), ("rare", dict(example_fraction=rare_fraction)),
-                        ("rare_random", dict(example_fraction=0.7, method="random"))):
+        for arm in TRAINED:
+            kw = dict(ARM_TRAINING[arm], example_fraction=0.0) if (
+                arm == "rare" and broken == "no_example_training") else ARM_TRAINING[arm]
             m = copy.deepcopy(base)
-            res = train_rare(m, train_tasks, random_state=tseed, **common, **kw)
+            res = train_rare(m, train_tasks, random_state=tseed, lr=arm_lr(cfg, arm), **_common(cfg), **kw)
             embs[arm] = _encode_corpora(m, tasks)
             models[arm] = m
             info[arm] = {"steps": res.steps, "seconds": res.seconds, "loss_first": res.loss_history[0],
@@ -262,7 +364,8 @@ def run(scale: str = "default", seed: int = 0, *, broken=None, seed_indices=None
                                "test": len(t.queries["test"]), "pool_share": t.pool_share()}
                            for n, t in tasks.items()},
             "instructions": {n: t.instruction for n, t in tasks.items()},
-            "results": per_task, "runs": runs, "seconds": time.perf_counter() - t_start,
+            "results": per_task, "runs": runs, "tuning": stored_tuning(scale),
+            "seconds": time.perf_counter() - t_start,
             "cpu_seconds": time.process_time() - cpu0 + 0.0, "torch_threads": _threads(),
             "load_avg": {"start": list(load_start), "end": list(os.getloadavg())}}
 
@@ -434,13 +537,22 @@ def check(result: dict) -> dict:
                   "paper": "up to 40x", "ours": f"{lat_ex:.2f} / {lat_no:.2f} (x{lat_ex / max(lat_no, 1e-9):.1f})"})
     table.append({"setting": "mechanism: training queries with examples (RARe / instruct FT)", "paper": "70% / 0%",
                   "ours": f"{tr['rare']['with_examples_fraction']:.0%} / {tr['instruct_ft']['with_examples_fraction']:.0%}"})
+    tuning = result.get("tuning") or {}
+    for arm, rec in (tuning.get("arms") or {}).items():
+        table.append({"setting": f"learning rate, {ARM_LABELS[arm]}: grid -> in-domain validation nDCG@10 on the "
+                                 f"tuning draw ({rec['rule']}; candidates within one SE)",
+                      "paper": "2e-5 (E5-Mistral, LoRA)",
+                      "ours": ", ".join(f"{lr:g}: {m:.3f}" for lr, m in zip(rec["grid"], rec["mean"]))
+                              + f"; chosen {rec['chosen']:g} (best {rec['best']:g}; candidates "
+                              + ", ".join(f"{c:g}" for c in rec["candidates"])
+                              + ("; best at the grid's END" if rec.get("at_edge") else "") + ")"})
     cfg = result["config"]
     pooled = "the target query's tokens only" if cfg.get("pooling", "mean") == "query" else "all tokens"
     layers = "all 6" if cfg["train_layers"] is None else f"the top {cfg['train_layers']} of 6"
     shares = [v.get("pool_share") for v in sizes.values() if v.get("pool_share") is not None]
     note = (f"CPU scale: all-MiniLM-L6-v2 ({result['n_params'] / 1e6:.1f}M parameters; paper: E5-Mistral-7B), "
             f"{layers} layers trained for {cfg['steps']} steps of {cfg['batch_size']} "
-            f"(lr {cfg['lr']}, not tuned; InfoNCE scale 20, one BM25 hard negative that is never a test positive), "
+            f"({_lr_text(cfg, tuning)}; InfoNCE scale 20, one BM25 hard negative that is never a test positive), "
             f"queries pooled over {pooled}, k={cfg['k']} examples (documents cut to {cfg['max_example_words']} "
             f"words), every query fitted to {cfg['max_seq_length']} tokens by dropping or trimming the least similar "
             "examples, so the target query is never cut; "
@@ -451,6 +563,15 @@ def check(result: dict) -> dict:
             + (f"BROKEN VARIANT: {cfg['broken']}. " if cfg.get("broken") else "")
             + "The verdict gates on the real tasks; synthetic and ceiling tasks are reported apart.")
     return verdict(claims, table, note)
+
+
+def _lr_text(cfg, tuning) -> str:
+    if not isinstance(cfg["lr"], dict):
+        return f"lr {cfg['lr']:g} for every arm, not tuned"
+    rates = ", ".join(f"{a} {arm_lr(cfg, a):g}" for a in TRAINED)
+    src = (f"tuned per arm on tuning draw {tuning['draw']} ({tuning['metric']})" if tuning
+           else "per-arm rates (no tuning record)")
+    return f"lr {rates}, {src}"
 
 
 # ----------------------------------------------------------------------------- figure
