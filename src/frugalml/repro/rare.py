@@ -585,35 +585,40 @@ def plot(result: dict, outdir) -> list:
     arms = [a for a in ARMS if a != "base_plain"]
     fig, axes = plt.subplots(1, 3, figsize=(17, 4.8), gridspec_kw={"width_ratios": [3, 1.4, 1.1]})
     ax = axes[0]
+    color = {arm: f"C{i}" for i, arm in enumerate(arms)}  # one colour per arm in every panel
     width = 0.8 / len(arms)
     for i, arm in enumerate(arms):
         vals = [average(result, tasks, arm) for _, tasks in groups]
         errs = [np.std([np.mean([result["results"][t][arm][s]["ndcg@10"] for t in tasks])
                         for s in range(len(result["runs"]))]) for _, tasks in groups]
         ax.bar(np.arange(len(groups)) + (i - len(arms) / 2 + 0.5) * width, vals, width, yerr=errs, capsize=2,
-               label=ARM_LABELS[arm], color=f"C{i}")
+               label=ARM_LABELS[arm], color=color[arm])
     ax.set_xticks(np.arange(len(groups)))
     ax.set_xticklabels([f"{g}\n({', '.join(t)})" for g, t in groups], fontsize=7)
     ax.set_ylabel("nDCG@10 (mean over tasks; bar: std over seeds)")
     ax.set_title("RARe at CPU scale: retrieval quality per arm")
-    ax.legend(fontsize=6, ncol=2)
+    top = max(b.get_height() for b in ax.patches)
+    ax.set_ylim(0, top * 1.35)  # headroom: the legend sits above the bars
+    ax.legend(fontsize=6, ncol=3, loc="upper center")
     ax = axes[1]
-    for i, arm in enumerate(TRAINED):
+    cfg = result["config"]
+    for arm in TRAINED:
         for r in result["runs"]:
             h = r["training"][arm].get("loss_history", [])
-            ax.plot(np.arange(1, len(h) + 1), h, color=f"C{i}", alpha=0.25, lw=0.8)
+            ax.plot(np.arange(1, len(h) + 1), h, color=color[arm], alpha=0.25, lw=0.8)
         c = loss_curves(result, arm)
         if c.size:
             w = max(1, c.size // 10)
             sm = np.convolve(c, np.ones(w) / w, mode="valid")
-            ax.plot(np.arange(w, c.size + 1), sm, color=f"C{i}", lw=2, label=ARM_LABELS[arm])
+            ax.plot(np.arange(w, c.size + 1), sm, color=color[arm], lw=2,
+                    label=f"{ARM_LABELS[arm]} (lr {arm_lr(cfg, arm):g})")
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (InfoNCE; thin: seeds, thick: running mean)")
     ax.set_title("training loss")
     ax.legend(fontsize=6)
     ax = axes[2]
     lat_arms = ["base", "base_examples", "rare_no_examples", "rare"]
-    ax.bar(range(len(lat_arms)), [latency(result, a) for a in lat_arms], color=["C2", "C3", "C7", "C6"])
+    ax.bar(range(len(lat_arms)), [latency(result, a) for a in lat_arms], color=[color[a] for a in lat_arms])
     for i, a in enumerate(lat_arms):
         ax.text(i, latency(result, a), f"{tokens(result, a):.0f} tok", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(lat_arms)))
