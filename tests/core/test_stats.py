@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from frugalml.repro.stats import (describe, fragile, mean_se, non_inferiority, paired, select_robust,
+from frugalml.repro.stats import (describe, fragile, mean_se, non_inferiority, paired, select_growing, select_robust,
                                   superiority, t_quantile, threshold_test, weakest)
 from frugalml.repro.verdict import claim, verdict
 
@@ -107,3 +107,22 @@ def test_select_robust_one_se_rule():
     assert r["chosen"] == 2 and r["candidates"] == [2]
     with pytest.raises(ValueError, match="one entry per value"):
         select_robust([1, 2], [[1.0]])
+
+
+def test_select_growing_extends_beyond_the_best_end_until_inside():
+    truth = {lr: -abs(math.log2(lr / 0.25)) for lr in (0.5, 1.0, 2.0, 4.0, 0.125, 0.25)}  # best at 0.25
+    scored = {lr: [truth[lr]] for lr in (1.0, 2.0, 4.0)}
+
+    def score(lr):
+        scored[lr] = [truth[lr]]
+
+    def select(grid):
+        return select_robust(grid, [scored[lr] for lr in grid])
+
+    sel, grid, added = select_growing([4.0, 1.0, 2.0], score, select, max_extend=5)
+    assert grid == [0.125, 0.25, 0.5, 1.0, 2.0, 4.0] and added == 3  # 0.5, 0.25, then 0.125 to see past 0.25
+    assert sel["best"] == 0.25 and not sel["at_edge"]
+    sel, grid, added = select_growing([1.0, 2.0, 4.0], score, select, max_extend=1)
+    assert added == 1 and grid == [0.5, 1.0, 2.0, 4.0] and sel["at_edge"]  # the cap stops it at an edge
+    sel, grid, added = select_growing([0.125, 0.25, 0.5], score, select, factor=4.0)
+    assert added == 0 and grid == [0.125, 0.25, 0.5]

@@ -148,7 +148,7 @@ def _tune(cfg, data, seed):
     end (twice the largest or half the smallest; at most ``max_extend`` times), so the rate both
     arms use is chosen from inside the grid; the evaluation sweeps the grown grid.
     """
-    from frugalml.repro.stats import select_robust
+    from frugalml.repro.stats import select_growing, select_robust
 
     draws = [seed * 1000 + TUNE_OFFSET + t for t in range(cfg["n_tune"])]
     parts_by_draw = [_seed_parts(cfg, data, rs) for rs in draws]
@@ -160,17 +160,14 @@ def _tune(cfg, data, seed):
                 scores[arm].setdefault(str(lr), []).append(
                     _finetune_arm(cfg, parts, split, lr, weights, rs, hard)["new_val_acc"])
 
+    def select(arm, grid):
+        return select_robust(grid, [scores[arm][str(lr)] for lr in grid], prefer="largest")
+
     for lr in cfg["lr_grid"]:
         score(lr)
-    grid, extended = sorted(cfg["lr_grid"]), 0
-    while True:
-        sel = {arm: select_robust(grid, [scores[arm][str(lr)] for lr in grid], prefer="largest") for arm in scores}
-        if not sel["standard"]["at_edge"] or extended >= cfg.get("max_extend", 2):
-            break
-        new = grid[0] / 2 if sel["standard"]["best"] == grid[0] else grid[-1] * 2
-        score(new)
-        grid, extended = sorted(grid + [new]), extended + 1
-    return {"draws": draws, "val_acc": scores, "selection": sel["standard"], "flow_selection": sel["flow"],
+    sel, grid, extended = select_growing(cfg["lr_grid"], score, lambda g: select("standard", g),
+                                         max_extend=cfg.get("max_extend", 2))
+    return {"draws": draws, "val_acc": scores, "selection": sel, "flow_selection": select("flow", grid),
             "grid": grid, "extended": extended}
 
 

@@ -197,7 +197,7 @@ def tune(scale: str = "default", seed: int = 0, *, grid=LR_GRID, arms=TRAINED, m
     record ``select_robust``'s plus the number of grid extensions.
     """
     from frugalml._core import progress
-    from frugalml.repro.stats import select_robust
+    from frugalml.repro.stats import select_growing, select_robust
     from frugalml.retrieval import build_task, train_rare
     from frugalml.retrieval.tasks import distractors_for_share
 
@@ -231,14 +231,8 @@ def tune(scale: str = "default", seed: int = 0, *, grid=LR_GRID, arms=TRAINED, m
 
         for lr in progress(sorted(grid), desc=f"tune {arm}"):
             score(lr)
-        rates, extended = sorted(grid), 0
-        while True:
-            sel = select_robust(rates, [scores[lr] for lr in rates], prefer="best")
-            if not sel["at_edge"] or extended >= max_extend:
-                break
-            new = rates[0] / 2 if sel["best"] == rates[0] else rates[-1] * 2
-            score(new)
-            rates, extended = sorted(rates + [new]), extended + 1
+        sel, _, extended = select_growing(grid, score, lambda rates, scores=scores: select_robust(
+            rates, [scores[lr] for lr in rates], prefer="best"), max_extend=max_extend)
         out[arm] = {**sel, "extended": extended}
     return {"scale": scale, "seed": seed, "draw": draw, "tasks": list(tasks), "steps": cfg["steps"],
             "metric": "in-domain validation nDCG@10 (test split of the training tasks, tuning draw), per query",

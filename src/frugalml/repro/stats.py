@@ -215,5 +215,23 @@ def select_robust(grid: Sequence, scores, *, higher_is_better: bool = True, pref
             "at_edge": ibest in (0, len(grid) - 1) and len(grid) > 1}
 
 
+def select_growing(grid: Sequence, score, select, *, factor: float = 2.0, max_extend: int = 2):
+    """:func:`select_robust` on a grid that grows while its best value sits at an end.
+
+    ``select(grid)`` returns a :func:`select_robust` record for the sorted grid, whose values the
+    caller has scored; while the best sits at an end (and fewer than ``max_extend`` values were
+    added), ``score(value)`` is called for one more value beyond that end (``factor`` times the
+    largest or the smallest divided by it). Returns ``(record, grown grid, values added)``.
+    """
+    grid, extended = sorted(grid), 0
+    while True:
+        sel = select(grid)
+        if not sel["at_edge"] or extended >= max_extend:
+            return sel, grid, extended
+        new = grid[0] / factor if sel["best"] == grid[0] else grid[-1] * factor
+        score(new)
+        grid, extended = sorted(grid + [new]), extended + 1
+
+
 __all__ = ["ALPHA", "FRAGILE_SE", "all_held", "describe", "fragile", "mean_se", "non_inferiority", "paired",
-           "select_robust", "superiority", "t_quantile", "threshold_test", "weakest"]
+           "select_growing", "select_robust", "superiority", "t_quantile", "threshold_test", "weakest"]

@@ -262,7 +262,7 @@ def _tune(pre_model, arm, draws, cfg, pad, pre_losses, prior) -> dict:
     is scored at a cap: the worst of the pre-trained model's loss and every finite loss of that
     draw (it is worse than not training). The rate is chosen by ``select_robust`` (one-SE rule).
     """
-    from frugalml.repro.stats import select_robust
+    from frugalml.repro.stats import select_growing, select_robust
 
     t = cfg["tune"]
     factor, half = float(t["factor"]), int(t["points"]) // 2
@@ -272,19 +272,15 @@ def _tune(pre_model, arm, draws, cfg, pad, pre_losses, prior) -> dict:
         losses[lr] = [_tune_loss(pre_model, arm, lr, tr, va, t["batch_size"], cfg["epochs"], rs, pad)
                       for tr, va, rs in draws]
 
-    for k in range(-half, int(t["points"]) - half):
-        score(prior * factor ** k)
-    extended = 0
-    while True:
-        grid = sorted(losses)
+    def select(grid):
         caps = [max([pre_losses[d]] + [losses[lr][d] for lr in grid if losses[lr][d] is not None])
                 for d in range(len(draws))]
         scores = [[caps[d] if losses[lr][d] is None else losses[lr][d] for d in range(len(draws))] for lr in grid]
-        sel = select_robust(grid, scores, higher_is_better=False, prefer=t["prefer"])
-        if not sel["at_edge"] or extended >= t["max_extend"]:
-            break
-        score(grid[0] / factor if sel["best"] == grid[0] else grid[-1] * factor)
-        extended += 1
+        return select_robust(grid, scores, higher_is_better=False, prefer=t["prefer"])
+
+    for k in range(-half, int(t["points"]) - half):
+        score(prior * factor ** k)
+    sel, grid, extended = select_growing(list(losses), score, select, factor=factor, max_extend=t["max_extend"])
     return {"grid": grid, "val_loss": sel["mean"], "se": sel["se"], "per_draw": [losses[lr] for lr in grid],
             "diverged": [lr for lr in grid if any(v is None for v in losses[lr])], "chosen": sel["chosen"],
             "best": sel["best"], "candidates": sel["candidates"], "rule": sel["rule"], "at_edge": sel["at_edge"],
