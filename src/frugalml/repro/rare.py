@@ -157,6 +157,18 @@ def _base_model(cfg):
     return base
 
 
+def _build_tasks(cfg, names, first_state: int) -> dict:
+    """The scale's tasks ``names`` (task ``i`` from random state ``first_state + i``), padded with
+    distractors to the scale's pool share."""
+    from frugalml.retrieval import build_task
+    from frugalml.retrieval.tasks import distractors_for_share
+
+    n_distractors = distractors_for_share(cfg["n_train"], cfg["n_test"], cfg["pool_share"])
+    opts = cfg.get("task_options", {})
+    return {n: build_task(n, cfg["n_train"], cfg["n_test"], random_state=first_state + i,
+                          n_distractors=n_distractors, **opts.get(n, {})) for i, n in enumerate(names)}
+
+
 def _common(cfg) -> dict:
     """``train_rare`` arguments every trained arm shares at a scale (the rate is per arm)."""
     return dict(k=cfg["k"], max_steps=cfg["steps"], batch_size=cfg["batch_size"], train_layers=cfg["train_layers"],
@@ -198,8 +210,7 @@ def tune(scale: str = "default", seed: int = 0, *, grid=LR_GRID, arms=TRAINED, m
     """
     from frugalml._core import progress
     from frugalml.repro.stats import select_growing, select_robust
-    from frugalml.retrieval import build_task, train_rare
-    from frugalml.retrieval.tasks import distractors_for_share
+    from frugalml.retrieval import train_rare
 
     _check_scale(scale)
     unknown = [a for a in arms if a not in TRAINED]
@@ -210,10 +221,7 @@ def tune(scale: str = "default", seed: int = 0, *, grid=LR_GRID, arms=TRAINED, m
     cfg = SCALES[scale]
     t_start = time.perf_counter()
     draw = seed * 1000 + TUNE_OFFSET
-    n_distractors = distractors_for_share(cfg["n_train"], cfg["n_test"], cfg["pool_share"])
-    opts = cfg.get("task_options", {})
-    tasks = {n: build_task(n, cfg["n_train"], cfg["n_test"], random_state=draw + i, n_distractors=n_distractors,
-                           **opts.get(n, {})) for i, n in enumerate(cfg["train"])}
+    tasks = _build_tasks(cfg, cfg["train"], draw)
     base = _base_model(cfg)
     examples = {"bm25": _retrievers(tasks, cfg["k"], "bm25", np.random.default_rng(draw)),
                 "random": _retrievers(tasks, cfg["k"], "random", np.random.default_rng(draw))}
@@ -291,7 +299,7 @@ def _flatness(history, frac=0.2):
 def run(scale: str = "default", seed: int = 0, *, broken=None, seed_indices=None) -> dict:
     """The experiment; ``seed_indices`` runs only those training seeds (``merge`` joins such parts)."""
     from frugalml._core import progress
-    from frugalml.retrieval import bm25_search, build_task, score_run, train_rare
+    from frugalml.retrieval import bm25_search, score_run, train_rare
     from frugalml.retrieval.tasks import distractors_for_share
 
     _check_scale(scale)
@@ -301,10 +309,8 @@ def run(scale: str = "default", seed: int = 0, *, broken=None, seed_indices=None
     t_start, cpu0 = time.perf_counter(), time.process_time()
     load_start = os.getloadavg()
     names = cfg["train"] + [n for n in cfg["heldout"] if n not in cfg["train"]]
-    n_distractors = distractors_for_share(cfg["n_train"], cfg["n_test"], cfg["pool_share"])
-    opts = cfg.get("task_options", {})
-    tasks = {n: build_task(n, cfg["n_train"], cfg["n_test"], random_state=seed * 1000 + i,
-                           n_distractors=n_distractors, **opts.get(n, {})) for i, n in enumerate(names)}
+    tasks = _build_tasks(cfg, names, seed * 1000)
+    n_distractors = distractors_for_share(cfg["n_train"], cfg["n_test"], cfg["pool_share"])  # for the record
     base = _base_model(cfg)
     n_params = int(sum(p.numel() for p in base.parameters()))
     rng = np.random.default_rng(seed)
